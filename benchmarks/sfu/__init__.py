@@ -1,0 +1,1 @@
+"""Helpers of benchmarks/bench_sfu.py (server process, load generator, wire protocol)."""

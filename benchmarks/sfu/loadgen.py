@@ -1,0 +1,467 @@
+"""Load generator: N publishers (pre-encoded 640x480 VP8 + Opus, no per-frame encode) and M
+subscribers (each subscribed to every publisher's video + audio) against the benchmark server.
+
+Subscriber 0 runs the stock aiortc receive path and decodes everything (proves the forwarded
+streams decode, gives the resolution); the others count packets in a tap on their DTLS
+transport (no jitter buffer, no decode) so the load generator stays cheap.
+
+Prints one JSON object with the results on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fractions
+import json
+import socket
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import av  # noqa: E402
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription  # noqa: E402
+from aiortc.mediastreams import MediaStreamError  # noqa: E402
+
+from sfu.wire import loopback_ice, recv, send  # noqa: E402
+
+FPS = 30
+
+
+def preencode_video(width: int, height: int, seconds: float, bitrate: int) -> list[bytes]:
+    """Encode a lavfi testsrc once; frame 0 is the only keyframe."""
+    n = int(seconds * FPS)
+    cc = av.CodecContext.create("libvpx", "w")
+    cc.width, cc.height, cc.pix_fmt = width, height, "yuv420p"
+    cc.bit_rate = bitrate
+    cc.time_base = fractions.Fraction(1, FPS)
+    cc.framerate = fractions.Fraction(FPS, 1)
+    cc.gop_size = 100000
+    cc.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "error-resilient": "1"}
+    out: list[bytes] = []
+    try:
+        src = av.open(f"testsrc=size={width}x{height}:rate={FPS}", format="lavfi")
+        frames = (f for f in src.decode(video=0))
+    except Exception:  # pragma: no cover - lavfi missing: moving gradient
+        import numpy as np
+
+        def gen():
+            for i in range(n):
+                img = np.zeros((height, width, 3), dtype=np.uint8)
+                img[:, :, 0] = (np.arange(width)[None, :] + i * 8) % 256
+                img[:, :, 1] = (np.arange(height)[:, None] + i * 4) % 256
+                yield av.VideoFrame.from_ndarray(img, format="rgb24")
+
+        frames = gen()
+    for i, frame in enumerate(frames):
+        if i >= n:
+            break
+        frame = frame.reformat(format="yuv420p")
+        frame.pts = i
+        frame.time_base = cc.time_base
+        for p in cc.encode(frame):
+            out.append(bytes(p))
+    for p in cc.encode(None):
+        out.append(bytes(p))
+    return out[:n]
+
+
+def preencode_opus(seconds: float) -> list[bytes]:
+    import numpy as np
+
+    cc = av.CodecContext.create("libopus", "w")
+    cc.sample_rate = 48000
+    cc.layout = "stereo"
+    cc.format = "s16"
+    cc.bit_rate = 48000
+    out: list[bytes] = []
+    samples = 960
+    for i in range(int(seconds * 50)):
+        t = (np.arange(samples) + i * samples) / 48000
+        pcm = (0.3 * 32767 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(
+            np.repeat(pcm[None, :], 2, axis=0).T.reshape(1, -1), format="s16", layout="stereo"
+        )
+        frame.sample_rate = 48000
+        frame.pts = i * samples
+        for p in cc.encode(frame):
+            out.append(bytes(p))
+    return out
+
+
+class PacketTrack(MediaStreamTrack):
+    """Replays pre-encoded packets in real time; a keyframe request restarts at packet 0."""
+
+    def __init__(self, kind: str, packets: list[bytes], clock_rate: int, step: int, ptime: float) -> None:
+        super().__init__()
+        self.kind = kind
+        self.packets = packets
+        self.clock_rate = clock_rate
+        self.step = step
+        self.ptime = ptime
+        self.i = 0
+        self.n = 0
+        self.start: float | None = None
+        self.keyframe_requests = 0
+
+    def request_keyframe(self) -> None:
+        self.keyframe_requests += 1
+        self.i = 0
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self.start is None:
+            self.start = time.monotonic()
+        else:
+            delay = self.start + self.n * self.ptime - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        data = self.packets[self.i]
+        self.i = (self.i + 1) % len(self.packets)
+        pkt = av.Packet(data)
+        pkt.pts = self.n * self.step
+        pkt.time_base = fractions.Fraction(1, self.clock_rate)
+        self.n += 1
+        return pkt
+
+
+class StreamCount:
+    __slots__ = ("kind", "first_seq", "max_seq", "cycles", "received", "first_frame_at", "mark")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.first_seq: int | None = None
+        self.max_seq = 0
+        self.cycles = 0
+        self.received = 0
+        self.first_frame_at: float | None = None
+        self.mark: tuple[int, int] | None = None
+
+    @property
+    def expected(self) -> int:
+        return 0 if self.first_seq is None else self.cycles + self.max_seq - self.first_seq + 1
+
+
+async def connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", port)
+
+
+async def publisher(port: int, pid: str, video: list[bytes], audio: list[bytes]) -> dict[str, Any]:
+    reader, writer = await connect(port)
+    await send(writer, {"op": "join", "peer": pid})
+    await recv(reader)
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    vt = PacketTrack("video", video, 90000, 90000 // FPS, 1 / FPS)
+    at = PacketTrack("audio", audio, 48000, 960, 0.02)
+    tv = pc.addTransceiver(vt, direction="sendonly")
+    caps = RTCRtpSender.getCapabilities("video").codecs
+    tv.setCodecPreferences([c for c in caps if c.mimeType in ("video/VP8", "video/rtx")][:2])
+    ta = pc.addTransceiver(at, direction="sendonly")
+    tv.sender._send_keyframe = vt.request_keyframe
+    await pc.setLocalDescription(await pc.createOffer())
+    await send(
+        writer, {"op": "offer", "sdp": pc.localDescription.sdp, "labels": {tv.mid: "video", ta.mid: "audio"}}
+    )
+    ans = await recv(reader)
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=ans["sdp"], type="answer"))
+    return {"pc": pc, "video": vt, "audio": at, "writer": writer, "reader": reader}
+
+
+async def subscriber(
+    port: int, sid: str, publishers: list[str], decode: bool, t_ref: float
+) -> dict[str, Any]:
+    reader, writer = await connect(port)
+    t_join = time.monotonic()
+    await send(writer, {"op": "join", "peer": sid})
+    await recv(reader)
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    streams: dict[int, StreamCount] = {}
+    decoded: dict[str, dict[str, Any]] = {}
+    consumers = []
+
+    if decode:
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            st = decoded.setdefault(
+                track.id + str(len(decoded)), {"kind": track.kind, "frames": 0, "first": None, "size": None}
+            )
+
+            async def consume() -> None:
+                try:
+                    while True:
+                        frame = await track.recv()
+                        st["frames"] += 1
+                        if st["first"] is None:
+                            st["first"] = time.monotonic()
+                        if track.kind == "video":
+                            st["size"] = (frame.width, frame.height)
+                except (MediaStreamError, asyncio.CancelledError):
+                    pass
+
+            consumers.append(asyncio.ensure_future(consume()))
+
+    await send(writer, {"op": "subscribe", "publishers": publishers, "kinds": ["video", "audio"]})
+    offer = await recv(reader)
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+    await pc.setLocalDescription(await pc.createAnswer())
+
+    if not decode:
+        install_counter(pc, streams)
+
+    await send(writer, {"op": "answer", "sdp": pc.localDescription.sdp})
+    await recv(reader)
+    return {
+        "id": sid,
+        "pc": pc,
+        "streams": streams,
+        "decoded": decoded,
+        "consumers": consumers,
+        "t_join": t_join,
+        "writer": writer,
+        "n_publishers": len(publishers),
+    }
+
+
+def install_counter(pc: RTCPeerConnection, streams: dict[int, StreamCount]) -> None:
+    """Count forwarded RTP in the socket callback: the SRTP header (SSRC, sequence number) is
+    plaintext, so only packets up to each stream's first keyframe are decrypted (to time the
+    first frame). Everything else (STUN, DTLS, RTCP) takes aioice's normal path."""
+    import aioice.ice
+    from rtk_sfu.media.rtp import parse_header, vp8_is_keyframe_start
+    from rtk_sfu.media.srtp import lean_unprotect
+
+    pt_kind: dict[int, str] = {}
+    for t in pc.getTransceivers():
+        for c in t._codecs:
+            if not c.mimeType.lower().endswith("/rtx"):
+                pt_kind[c.payloadType] = t.kind
+    dtls = pc.getTransceivers()[0].receiver.transport
+    conn = dtls.transport._connection
+    state: list[Any] = [None, None]
+
+    def make(orig: Any) -> Any:
+        def datagram_received(data: bytes, addr: Any) -> None:
+            if len(data) > 12 and 127 < data[0] < 192 and not (191 < data[1] < 224):
+                ssrc = int.from_bytes(data[8:12], "big")
+                st = streams.get(ssrc)
+                if st is None:
+                    kind = pt_kind.get(data[1] & 0x7F)
+                    if kind is None:
+                        return  # RTX
+                    st = streams[ssrc] = StreamCount(kind)
+                    st.first_seq = st.max_seq = (data[2] << 8) | data[3]
+                seq = (data[2] << 8) | data[3]
+                st.received += 1
+                d = (seq - st.max_seq) & 0xFFFF
+                if 0 < d < 0x8000:
+                    if seq < st.max_seq:
+                        st.cycles += 0x10000
+                    st.max_seq = seq
+                if st.first_frame_at is None:
+                    srtp = dtls._rx_srtp
+                    if srtp is None:
+                        return
+                    if state[0] is not srtp:
+                        state[0], state[1] = srtp, lean_unprotect(srtp)
+                    plain = state[1](data)
+                    if plain is None:
+                        return
+                    _b1, _seq, _ts, _xs, _xe, ps, pe = parse_header(plain)
+                    if st.kind == "audio" or vp8_is_keyframe_start(plain[ps:pe]):
+                        st.first_frame_at = time.monotonic()
+                return
+            orig(data, addr)
+
+        return datagram_received
+
+    for proto in conn._protocols:
+        if type(proto) is aioice.ice.StunProtocol:
+            proto.datagram_received = make(proto.datagram_received)
+            sock = proto.transport.get_extra_info("socket")
+            if sock is not None:
+                # ~3 s of this subscriber's traffic: a load generator descheduled for a while by
+                # other tenants of the machine must not count its own socket overflow as SFU loss
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+
+
+async def server_stats(port: int) -> dict[str, Any]:
+    reader, writer = await connect(port)
+    await send(writer, {"op": "stats"})
+    res = await recv(reader)
+    writer.close()
+    return res
+
+
+async def server_op(port: int, msg: dict[str, Any]) -> None:
+    reader, writer = await connect(port)
+    await send(writer, msg)
+    await recv(reader)
+    writer.close()
+
+
+def first_frame_times(subs: list[dict[str, Any]]) -> list[float]:
+    out = []
+    for s in subs:
+        if s["decoded"]:
+            for st in s["decoded"].values():
+                if st["kind"] == "video" and st["first"] is not None:
+                    out.append(st["first"] - s["t_join"])
+        else:
+            for st in s["streams"].values():
+                if st.kind == "video" and st.first_frame_at is not None:
+                    out.append(st.first_frame_at - s["t_join"])
+    return out
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def load_sources(args: argparse.Namespace) -> tuple[list[bytes], list[bytes]]:
+    """Pre-encoded media, cached on disk by the orchestrator (encoded once per run)."""
+    import pickle
+
+    if args.cache and Path(args.cache).exists():
+        with open(args.cache, "rb") as f:
+            return pickle.load(f)
+    video = preencode_video(args.width, args.height, 4.0, args.bitrate)
+    audio = preencode_opus(1.0)
+    if args.cache:
+        with open(args.cache, "wb") as f:
+            pickle.dump((video, audio), f)
+    return video, audio
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    loopback_ice()
+    t_enc = time.monotonic()
+    video, audio = load_sources(args)
+    enc_s = time.monotonic() - t_enc
+    pub_ids = [f"pub{i}" for i in range(args.publishers)]
+    pubs = [await publisher(args.port, pid, video, audio) for pid in pub_ids]
+    await asyncio.sleep(1.0)
+    t_ref = time.monotonic()
+    lean = [subscriber(args.port, f"sub{i}", pub_ids, False, t_ref) for i in range(args.subscribers)]
+    # one extra subscriber runs the stock receive path and decodes publisher 0's tracks: proves the
+    # forwarded stream decodes (resolution, fps) without making the load generator the bottleneck
+    probe = [] if args.no_decode else [subscriber(args.port, "probe", pub_ids[:1], True, t_ref)]
+    subs = await asyncio.gather(*lean, *probe)
+    expected_video = args.subscribers * args.publishers + len(probe)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(first_frame_times(subs)) < expected_video:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(args.warmup)
+
+    for s in subs:
+        for st in s["streams"].values():
+            st.mark = (st.received, st.expected)
+    dec0 = {k: v["frames"] for s in subs for k, v in s["decoded"].items()}
+    if args.profile:
+        await server_op(args.port, {"op": "profile", "action": "start"})
+    import resource
+
+    def sent_by_publishers() -> int:
+        return sum(t.sender._RTCRtpSender__packet_count for p in pubs for t in p["pc"].getTransceivers())
+
+    sent0 = sent_by_publishers()
+    s0 = await server_stats(args.port)
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    await asyncio.sleep(args.duration)
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    s1 = await server_stats(args.port)
+    sent1 = sent_by_publishers()
+    if args.profile:
+        await server_op(args.port, {"op": "profile", "action": "stop", "path": args.profile})
+
+    received = expected = 0
+    by_kind: dict[str, list[int]] = {}
+    for s in subs:
+        for st in s["streams"].values():
+            if st.mark is not None:
+                received += st.received - st.mark[0]
+                expected += st.expected - st.mark[1]
+                k = by_kind.setdefault(st.kind, [0, 0])
+                k[0] += st.received - st.mark[0]
+                k[1] += st.expected - st.mark[1]
+    dec_fps = [
+        (v["frames"] - dec0.get(k, 0)) / args.duration
+        for s in subs
+        for k, v in s["decoded"].items()
+        if v["kind"] == "video"
+    ]
+    sizes = sorted(
+        {tuple(v["size"]) for s in subs for v in s["decoded"].values() if v["kind"] == "video" and v["size"]}
+    )
+    ff = first_frame_times(subs)
+    wall = s1["wall"] - s0["wall"]
+    cpu = s1["cpu"] - s0["cpu"]
+    fwd = s1["forwarded"] - s0["forwarded"]
+    res = {
+        "publishers": args.publishers,
+        "subscribers": args.subscribers,
+        "probe": not args.no_decode,
+        "window_s": round(wall, 2),
+        "forwarded_pps": fwd / wall if wall else 0,
+        "sfu_cpu_util": cpu / wall if wall else 0,
+        "sfu_cpu_us_per_packet": cpu / fwd * 1e6 if fwd else None,
+        "loadgen_cpu_util": (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / wall if wall else 0,
+        "sfu_user_share": (s1["cpu_user"] - s0["cpu_user"]) / cpu if cpu else None,
+        "packets_per_core_s": fwd / cpu if cpu else None,
+        "received_pps_at_subscribers": received / wall if wall else 0,
+        "published_pps": (sent1 - sent0) / wall if wall else 0,
+        "loss": 1 - received / expected if expected else None,
+        "loss_by_kind": {k: round(1 - r / e, 4) if e else None for k, (r, e) in by_kind.items()},
+        "first_frame_p50_s": pct(ff, 50),
+        "first_frame_p95_s": pct(ff, 95),
+        "first_frames": f"{len(ff)}/{expected_video}",
+        "decoder_fps": round(statistics.mean(dec_fps), 1) if dec_fps else None,
+        "decoded_sizes": sizes,
+        "publisher_keyframe_requests": sum(p["video"].keyframe_requests for p in pubs),
+        "server_counters": {
+            k: s1["counters"].get(k, 0) - s0["counters"].get(k, 0) for k in s1.get("counters", {})
+        },
+        "preencode_s": round(enc_s, 2),
+    }
+    for s in subs:
+        for c in s["consumers"]:
+            c.cancel()
+        await s["pc"].close()
+    for p in pubs:
+        await p["pc"].close()
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--publishers", type=int, default=2)
+    ap.add_argument("--subscribers", type=int, default=4)
+    ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--height", type=int, default=480)
+    ap.add_argument("--bitrate", type=int, default=1_500_000)
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--profile", default="")
+    ap.add_argument("--no-decode", action="store_true")
+    ap.add_argument("--cache", default="", help="pickle file of pre-encoded sources")
+    ap.add_argument("--prepare", action="store_true", help="only pre-encode into --cache")
+    args = ap.parse_args()
+    if args.prepare:
+        load_sources(args)
+        return
+    res = asyncio.run(run(args))
+    print(json.dumps(res), flush=True)
+
+
+if __name__ == "__main__":
+    main()

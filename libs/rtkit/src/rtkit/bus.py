@@ -1,0 +1,184 @@
+"""NATS / JetStream wrapper: protobuf events with stable ids and trace context.
+
+Events go to the `REALTIME_EVENTS` stream (subjects `realtime.events.v1.>`); the event id is
+sent as `Nats-Msg-Id` so JetStream drops duplicates of a retried publish. Consumers are durable
+and acknowledge explicitly, so a restarted consumer resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import nats
+from google.protobuf.message import Message
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from rtkit import metrics, telemetry
+from rtkit.logging import get_logger
+
+log = get_logger("rtkit.bus")
+
+EVENTS_STREAM = "REALTIME_EVENTS"
+EVENTS_SUBJECTS = ["realtime.events.v1.>"]
+MESSAGE_TYPE_HEADER = "Realtime-Message-Type"
+
+
+def event_subject(app_id: str, collection: str, resource_id: str, event: str) -> str:
+    """`realtime.events.v1.apps.<app>.<collection>.<id>.<event>` (ids contain no dots)."""
+    for token in (app_id, resource_id):
+        if not token or "." in token or "*" in token or ">" in token or " " in token:
+            raise ValueError(f"invalid subject token {token!r}")
+    return f"realtime.events.v1.apps.{app_id}.{collection}.{resource_id}.{event}"
+
+
+class EventBus:
+    """A connected NATS client plus its JetStream context."""
+
+    def __init__(self, nc: Client, js: JetStreamContext) -> None:
+        self.nc = nc
+        self.js = js
+        self._subscriptions: list[Any] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    async def connect(cls, url: str, *, name: str, ensure_stream: bool = True) -> EventBus:
+        async def _on_error(exc: Exception) -> None:
+            log.warning("nats_error", error=str(exc))
+
+        nc = await nats.connect(
+            servers=[url],
+            name=name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=3,
+            error_cb=_on_error,
+        )
+        bus = cls(nc, nc.jetstream(timeout=5))
+        if ensure_stream:
+            await bus.ensure_stream(EVENTS_STREAM, EVENTS_SUBJECTS)
+        return bus
+
+    async def ensure_stream(self, name: str, subjects: list[str], *, max_age_seconds: float = 7 * 24 * 3600) -> None:
+        config = StreamConfig(
+            name=name,
+            subjects=subjects,
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=max_age_seconds,
+            duplicate_window=120.0,
+        )
+        try:
+            await self.js.stream_info(name)
+            await self.js.update_stream(config)
+        except NotFoundError:
+            try:
+                await self.js.add_stream(config)
+            except Exception as exc:  # noqa: BLE001 - a replica may have created it meanwhile
+                if "already in use" not in str(exc):
+                    raise
+
+    async def publish(self, subject: str, message: Message, *, event_id: str, timeout: float = 5.0) -> None:
+        """Publish durably (JetStream ack) with de-duplication on `event_id`."""
+        headers = telemetry.inject_headers(
+            {"Nats-Msg-Id": event_id, MESSAGE_TYPE_HEADER: message.DESCRIPTOR.full_name}
+        )
+        await self.js.publish(subject, message.SerializeToString(), headers=headers, timeout=timeout)
+        metrics.EVENTS_PUBLISHED.labels(subject.rsplit(".", 1)[-1]).inc()
+
+    async def publish_core(self, subject: str, payload: bytes) -> None:
+        """Fire-and-forget core NATS publish (heartbeats, presence)."""
+        await self.nc.publish(subject, payload)
+
+    async def consume(
+        self,
+        subject: str,
+        durable: str,
+        handler: Callable[[Msg], Awaitable[None]],
+        *,
+        stream: str = EVENTS_STREAM,
+        deliver_new: bool = False,
+        ack_wait: float = 30.0,
+        max_deliver: int = -1,
+    ) -> None:
+        """Run `handler` for each message of a durable pull consumer; ack on success, nak on error.
+
+        The handler is called at least once per message; it must be idempotent. Durable names get
+        the `RTK_BUS_NAMESPACE` suffix when set, so that several stacks sharing one NATS server
+        (tests, previews) each keep their own consumer instead of splitting the events.
+        """
+        namespace = os.environ.get("RTK_BUS_NAMESPACE", "")
+        if namespace:
+            durable = f"{durable}-{namespace}"
+        config = ConsumerConfig(
+            durable_name=durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.NEW if deliver_new else DeliverPolicy.ALL,
+            ack_wait=ack_wait,
+            max_deliver=max_deliver,
+            filter_subject=subject,
+        )
+        sub = await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
+        self._subscriptions.append(sub)
+
+        async def _loop() -> None:
+            while True:
+                try:
+                    messages = await sub.fetch(batch=32, timeout=1.0)
+                except (asyncio.TimeoutError, nats.errors.TimeoutError):
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - NATS restarting: retry
+                    log.warning("consume_fetch_failed", durable=durable, error=str(exc))
+                    await asyncio.sleep(0.5)
+                    continue
+                for msg in messages:
+                    try:
+                        await handler(msg)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:  # noqa: BLE001
+                        log.exception("consume_handler_failed", durable=durable, subject=msg.subject)
+                        try:
+                            await msg.nak(delay=1.0)
+                        except Exception:  # noqa: BLE001
+                            pass
+                        continue
+                    try:
+                        await msg.ack()
+                    except Exception as exc:  # noqa: BLE001 - redelivered later; handler is idempotent
+                        log.warning("ack_failed", durable=durable, error=str(exc))
+
+        self._tasks.append(asyncio.create_task(_loop(), name=f"consume-{durable}"))
+
+    async def subscribe(self, subject: str, handler: Callable[[Msg], Awaitable[None]], queue: str = "") -> None:
+        """Core NATS subscription (no persistence)."""
+        self._subscriptions.append(await self.nc.subscribe(subject, queue=queue, cb=handler))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        # Pull subscriptions have nothing in flight once their fetch loops are cancelled; drop them
+        # first so that draining the connection does not wait on them.
+        for sub in self._subscriptions:
+            try:
+                await asyncio.wait_for(sub.unsubscribe(), timeout=1)
+            except Exception:  # noqa: BLE001
+                pass
+        if not self.nc.is_closed:
+            try:
+                await asyncio.wait_for(self.nc.drain(), timeout=2)
+            except Exception:  # noqa: BLE001
+                await self.nc.close()

@@ -1,0 +1,141 @@
+"""Transactional outbox: events are written in the same Postgres transaction as the state change
+they describe, and a relay publishes them to JetStream afterwards (Nats-Msg-Id = event id, so a
+publish retried after a crash is de-duplicated) and deletes them. Nothing is lost when NATS is
+down or restarting: rows wait until the relay succeeds.
+
+The table lives in the service's own schema (see `OUTBOX_DDL`); one relay at a time drains it
+(transaction-level advisory lock), which keeps the publish order equal to the commit order.
+
+    await outbox.add(conn, subject, event, event_id=event.event_id)   # inside the transaction
+    relay = OutboxRelay(pool, bus, schema="orchestrator"); relay.start(); relay.wake()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from typing import Protocol
+
+import asyncpg
+from google.protobuf.message import Message
+
+from rtkit.logging import get_logger
+
+log = get_logger("rtkit.outbox")
+
+# Put this in the service's migration (schema-qualified by the search path).
+OUTBOX_DDL = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id         bigserial PRIMARY KEY,
+    event_id   text NOT NULL,
+    subject    text NOT NULL,
+    payload    bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+class Publisher(Protocol):
+    async def publish_raw(self, subject: str, payload: bytes, *, event_id: str, message_type: str) -> None: ...
+
+
+async def add(conn: asyncpg.Connection, subject: str, message: Message, *, event_id: str) -> None:
+    """Queue `message` for `subject`; call inside the transaction that makes the change."""
+    await conn.execute(
+        "INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)",
+        event_id,
+        subject,
+        message.SerializeToString(),
+    )
+
+
+class OutboxRelay:
+    """Publishes queued rows in commit order and deletes them once JetStream acknowledged."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        bus: object,
+        *,
+        schema: str,
+        message_type: str = "realtime.events.v1.Event",
+        batch: int = 100,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self._pool = pool
+        self._bus = bus
+        self._schema = schema
+        self._message_type = message_type
+        self._batch = batch
+        self._poll = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock_key = int.from_bytes(hashlib.sha256(f"rtk-outbox-{schema}".encode()).digest()[:8], "big",
+                                        signed=True)
+
+    def wake(self) -> None:
+        """Something was committed: drain now instead of at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-{self._schema}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        # Last attempt so that a clean shutdown leaves nothing behind when NATS is up.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.drain(), timeout=3)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                more = await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - NATS or Postgres away: retry later
+                log.warning("outbox_drain_failed", schema=self._schema, error=str(exc))
+                more = False
+                await asyncio.sleep(self._poll)
+            if more:
+                continue
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+            self._wake.clear()
+
+    async def drain(self) -> bool:
+        """Publish one batch; True when more rows may be waiting."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_key):
+                return False  # another replica is draining
+            rows = await conn.fetch(
+                f"SELECT id, event_id, subject, payload FROM {self._schema}.outbox ORDER BY id LIMIT $1",
+                self._batch,
+            )
+            if not rows:
+                return False
+            done: list[int] = []
+            try:
+                for row in rows:
+                    await self._publish(row["subject"], bytes(row["payload"]), row["event_id"])
+                    done.append(row["id"])
+            finally:
+                if done:
+                    await conn.execute(f"DELETE FROM {self._schema}.outbox WHERE id = ANY($1::bigint[])", done)
+            return len(rows) == self._batch
+
+    async def _publish(self, subject: str, payload: bytes, event_id: str) -> None:
+        publish_raw = getattr(self._bus, "publish_raw", None)
+        if publish_raw is not None:
+            await publish_raw(subject, payload, event_id=event_id, message_type=self._message_type)
+            return
+        # rtkit.bus.EventBus: publish the already serialised payload through JetStream directly.
+        from rtkit import metrics, telemetry
+        from rtkit.bus import MESSAGE_TYPE_HEADER
+
+        headers = telemetry.inject_headers({"Nats-Msg-Id": event_id, MESSAGE_TYPE_HEADER: self._message_type})
+        await self._bus.js.publish(subject, payload, headers=headers, timeout=5.0)  # type: ignore[attr-defined]
+        metrics.EVENTS_PUBLISHED.labels(subject.rsplit(".", 1)[-1]).inc()

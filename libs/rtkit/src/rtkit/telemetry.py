@@ -1,0 +1,52 @@
+"""OpenTelemetry setup: a tracer provider per process, grpc.aio server and client instrumented.
+
+Export is off unless `OTEL_EXPORTER_OTLP_ENDPOINT` is set; spans still exist so that log lines
+carry trace ids and trace context propagates across gRPC and NATS.
+"""
+
+from __future__ import annotations
+
+import os
+
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+_configured = False
+
+
+def setup(service: str) -> None:
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service)}))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient, GrpcAioInstrumentorServer
+
+    GrpcAioInstrumentorServer().instrument()
+    GrpcAioInstrumentorClient().instrument()
+
+
+def shutdown() -> None:
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.shutdown()
+
+
+def inject_headers(headers: dict[str, str]) -> dict[str, str]:
+    """Add W3C traceparent/tracestate of the current span (for NATS messages)."""
+    propagate.inject(headers)
+    return headers
+
+
+def extract_context(headers: dict[str, str] | None):  # noqa: ANN201 - opentelemetry Context
+    return propagate.extract(headers or {})
+
+
+tracer = trace.get_tracer("rtkit")

@@ -1,0 +1,1 @@
+"""Transport-agnostic auth logic: keys, participant tokens, API tokens, accounts and apps."""

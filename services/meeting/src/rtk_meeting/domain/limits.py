@@ -1,0 +1,51 @@
+"""Field limits of the meeting API, shared by validation and documented in docs/presets.md.
+
+The gateway's pydantic models repeat these numbers (the gateway does not import this package);
+the domain is the authority, so gRPC callers get the same INVALID_FIELD errors.
+"""
+
+from __future__ import annotations
+
+import re
+
+MEETING_TITLE_MAX = 1024
+SESSION_KEEP_ALIVE_MIN = 0
+SESSION_KEEP_ALIVE_MAX = 600
+SESSION_KEEP_ALIVE_DEFAULT = 60
+RECORDING_MAX_SECONDS_MIN = 60
+RECORDING_MAX_SECONDS_MAX = 86_400
+FILE_NAME_PREFIX_MAX = 256
+URL_MAX = 2048
+VIDEO_DIMENSION_MAX = 1920
+SHORT_TEXT_MAX = 255
+SECRET_MAX = 16_384
+KEYWORDS_MAX = 100
+KEYWORD_LEN_MAX = 100
+WORD_LIMIT_MIN = 150
+WORD_LIMIT_MAX = 1000
+
+PRESET_NAME_MAX = 100
+PRESET_NAME_RE = re.compile(r"^[A-Za-z0-9_.\- ]+$")
+MAX_VIDEO_STREAMS_MAX = 100
+MAX_SCREENSHARE_MAX = 100
+FRAME_RATE_MIN = 1
+FRAME_RATE_MAX = 60
+VIEWER_QUALITY_MAX = 4320
+VIEWER_QUALITIES_MAX = 10
+PLUGIN_CONFIGS_MAX = 100
+PLUGIN_ID_MAX = 100
+SPACING_BASE_MIN = 1
+SPACING_BASE_MAX = 64
+FONT_MAX = 200
+CONFIG_DIFF_MAX_BYTES = 64 * 1024
+COLOR_RE = re.compile(r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+BRAND_KEYS = ("300", "400", "500", "600", "700")
+BACKGROUND_KEYS = ("600", "700", "800", "900", "1000")
+
+PARTICIPANT_NAME_MAX = 255
+CUSTOM_PARTICIPANT_ID_MAX = 255
+PICTURE_MAX = 2048
+
+PAGE_SIZE_DEFAULT = 20
+PAGE_SIZE_MAX = 100
+SEARCH_MAX = 255

@@ -1,0 +1,164 @@
+"""Participants: who may join a meeting with which preset, and their tokens."""
+
+from __future__ import annotations
+
+from google.protobuf import field_mask_pb2
+from realtime.events.v1 import meeting_events_pb2
+from realtime.meeting.v1 import participant_pb2
+from rtkit.db import Database
+from rtkit.errors import ApiError
+from rtkit.logging import get_logger
+
+from rtk_meeting.domain import masks, paging
+from rtk_meeting.domain.meetings import meeting_uuid
+from rtk_meeting.domain.meetings import not_found as meeting_not_found
+from rtk_meeting.domain.ports import EventPublisher, TokenIssuer
+from rtk_meeting.domain.presets import not_found as preset_not_found
+from rtk_meeting.domain.seeding import PresetSeeder
+from rtk_meeting.domain.validation import check_participant, require_uuid
+from rtk_meeting.store import meetings as meeting_store
+from rtk_meeting.store import participants as store
+from rtk_meeting.store import presets as preset_store
+
+log = get_logger("rtk_meeting.participants")
+
+OUTPUT_ONLY = ("id", "app_id", "meeting_id", "preset_id", "create_time", "update_time")
+MUTABLE = frozenset({"name", "picture", "preset_name", "custom_participant_id"})
+
+
+def not_found(participant_id: str) -> ApiError:
+    return ApiError("PARTICIPANT_NOT_FOUND", f"No participant with id {participant_id}.",
+                    participantId=participant_id)
+
+
+def _input(participant: participant_pb2.Participant) -> participant_pb2.Participant:
+    p = participant_pb2.Participant()
+    p.CopyFrom(participant)
+    for name in OUTPUT_ONLY:
+        p.ClearField(name)
+    return p
+
+
+class Participants:
+    def __init__(self, db: Database, seeder: PresetSeeder, events: EventPublisher, tokens: TokenIssuer) -> None:
+        self._db = db
+        self._seeder = seeder
+        self._events = events
+        self._tokens = tokens
+
+    def _ids(self, meeting_id: str, participant_id: str | None = None) -> tuple[str, str]:
+        mid = meeting_uuid(meeting_id)
+        pid = ""
+        if participant_id is not None:
+            pid = require_uuid("participant_id", participant_id, not_found(participant_id))
+        return mid, pid
+
+    async def _require_meeting(self, conn, app_id: str, meeting_id: str, raw_id: str) -> None:
+        if not await meeting_store.exists(conn, app_id, meeting_id):
+            raise meeting_not_found(raw_id)
+
+    async def _preset_id(self, conn, app_id: str, name: str) -> str:
+        preset_id = await preset_store.id_for_name(conn, app_id, name)
+        if preset_id is None:
+            raise preset_not_found(name=name)
+        return preset_id
+
+    async def add(self, app_id: str, meeting_id: str, participant: participant_pb2.Participant
+                  ) -> tuple[participant_pb2.Participant, str]:
+        await self._seeder.ensure(app_id)
+        mid, _ = self._ids(meeting_id)
+        p = _input(participant)
+        check_participant(p)
+        async with self._db.transaction() as conn:
+            created = await store.insert_resolving(conn, app_id, mid, p)
+            if created is None:  # tell the caller which of the two is missing
+                await self._require_meeting(conn, app_id, mid, meeting_id)
+                await self._preset_id(conn, app_id, p.preset_name)
+                raise ApiError("INTERNAL", "Participant could not be created.")
+            preset_id = created.preset_id
+            # Issued inside the transaction: if the auth service fails, nothing is committed.
+            issued = await self._tokens.issue(app_id=app_id, meeting_id=mid, participant_id=created.id,
+                                              preset_id=preset_id)
+        log.info("participant_added", app_id=app_id, meeting_id=mid, participant_id=created.id,
+                 preset_name=created.preset_name)
+        await self._publish(app_id, created, "participant_added",
+                            meeting_events_pb2.ParticipantAdded(participant=created))
+        return created, issued.token
+
+    async def get(self, app_id: str, meeting_id: str, participant_id: str) -> participant_pb2.Participant:
+        await self._seeder.ensure(app_id)
+        mid, pid = self._ids(meeting_id, participant_id)
+        async with self._db.pool.acquire() as conn:
+            found = await store.get(conn, app_id, mid, pid)
+            if found is None:
+                await self._require_meeting(conn, app_id, mid, meeting_id)
+                raise not_found(participant_id)
+        return found
+
+    async def list(self, app_id: str, meeting_id: str, request) -> tuple[list[participant_pb2.Participant], str, int]:
+        await self._seeder.ensure(app_id)
+        mid, _ = self._ids(meeting_id)
+        page = paging.page(request.page_size, request.skip, request.page_token, "participants", mid)
+        async with self._db.pool.acquire() as conn:
+            await self._require_meeting(conn, app_id, mid, meeting_id)
+            items, total = await store.list_(conn, app_id, mid, offset=page.offset, limit=page.limit)
+        return items, page.next_token(len(items), total), total
+
+    async def update(self, app_id: str, meeting_id: str, participant_id: str, patch: participant_pb2.Participant,
+                     mask: field_mask_pb2.FieldMask) -> tuple[participant_pb2.Participant, str]:
+        await self._seeder.ensure(app_id)
+        mid, pid = self._ids(meeting_id, participant_id)
+        async with self._db.transaction() as conn:
+            current = await store.get(conn, app_id, mid, pid, for_update=True)
+            if current is None:
+                await self._require_meeting(conn, app_id, mid, meeting_id)
+                raise not_found(participant_id)
+            merged = participant_pb2.Participant()
+            merged.CopyFrom(current)
+            # An empty mask changes nothing but still rotates the token.
+            touched = masks.apply(mask, _input(patch), merged, allowed_roots=MUTABLE) if mask.paths else set()
+            check_participant(merged, fields=touched)
+            preset_id = current.preset_id
+            if merged.preset_name != current.preset_name:
+                preset_id = await self._preset_id(conn, app_id, merged.preset_name)
+            updated = await store.update(conn, app_id, mid, pid, preset_id, merged)
+            assert updated is not None
+            issued = await self._tokens.issue(app_id=app_id, meeting_id=mid, participant_id=pid, preset_id=preset_id)
+            await self._tokens.revoke(app_id=app_id, participant_id=pid, except_token_id=issued.token_id)
+        changed = [name for name in sorted(MUTABLE) if _value(current, name) != _value(updated, name)]
+        log.info("participant_updated", app_id=app_id, meeting_id=mid, participant_id=pid, changed=changed)
+        await self._publish(app_id, updated, "participant_updated",
+                            meeting_events_pb2.ParticipantUpdated(participant=updated, changed_fields=changed))
+        return updated, issued.token
+
+    async def delete(self, app_id: str, meeting_id: str, participant_id: str) -> participant_pb2.Participant:
+        await self._seeder.ensure(app_id)
+        mid, pid = self._ids(meeting_id, participant_id)
+        async with self._db.transaction() as conn:
+            deleted = await store.delete(conn, app_id, mid, pid)
+            if deleted is None:
+                await self._require_meeting(conn, app_id, mid, meeting_id)
+                raise not_found(participant_id)
+            await self._tokens.revoke(app_id=app_id, participant_id=pid)
+        log.info("participant_deleted", app_id=app_id, meeting_id=mid, participant_id=pid)
+        await self._publish(app_id, deleted, "participant_deleted",
+                            meeting_events_pb2.ParticipantDeleted(participant=deleted))
+        return deleted
+
+    async def refresh_token(self, app_id: str, meeting_id: str, participant_id: str) -> str:
+        found = await self.get(app_id, meeting_id, participant_id)
+        issued = await self._tokens.issue(app_id=app_id, meeting_id=found.meeting_id, participant_id=found.id,
+                                          preset_id=found.preset_id)
+        log.info("participant_token_refreshed", app_id=app_id, meeting_id=found.meeting_id, participant_id=found.id)
+        return issued.token
+
+    async def _publish(self, app_id: str, participant: participant_pb2.Participant, event: str, payload) -> None:
+        await self._events.publish(app_id=app_id, collection="meetings", resource_id=participant.meeting_id,
+                                   event=event, payload_field=event, payload=payload)
+
+
+def _value(message: participant_pb2.Participant, name: str) -> object:
+    field = message.DESCRIPTOR.fields_by_name[name]
+    if field.has_presence and not message.HasField(name):
+        return None
+    return getattr(message, name)

@@ -1,0 +1,1 @@
+"""Transport-agnostic recording logic: the status machine, starts and stops, capacity, sweeping."""

@@ -1,0 +1,1 @@
+"""Thin gRPC servicers of the SFU (media control: SfuService)."""

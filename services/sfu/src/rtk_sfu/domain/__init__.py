@@ -1,0 +1,1 @@
+"""Transport-agnostic control plane of the SFU: sessions, peers, subscriptions, enforcement."""

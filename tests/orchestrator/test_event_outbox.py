@@ -1,0 +1,95 @@
+"""rtkit.outbox: events committed with the state change survive a publish failure and are
+relayed in commit order with their event id as Nats-Msg-Id."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import nats
+from realtime.events.v1 import event_pb2
+from rtkit import outbox
+from rtkit.bus import EventBus
+
+
+class FlakyBus:
+    """Fails the first `failures` publishes (NATS restarting), then records them."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.published: list[tuple[str, str]] = []
+
+    async def publish_raw(self, subject: str, payload: bytes, *, event_id: str, message_type: str) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("nats down")
+        assert message_type == "realtime.events.v1.Event"
+        assert event_pb2.Event.FromString(payload).event_id == event_id
+        self.published.append((subject, event_id))
+
+
+async def _pool(database_url: str) -> asyncpg.Pool:
+    conn = await asyncpg.connect(database_url)
+    await conn.execute("CREATE SCHEMA IF NOT EXISTS obx; SET search_path TO obx;" + outbox.OUTBOX_DDL)
+    await conn.close()
+    return await asyncpg.create_pool(database_url, server_settings={"search_path": "obx"}, min_size=1, max_size=4)
+
+
+async def test_rows_wait_for_nats_and_keep_commit_order(database_url):
+    pool = await _pool(database_url)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            for i in range(5):
+                event = event_pb2.Event(event_id=f"e{i}", app_id="app")
+                await outbox.add(conn, f"realtime.events.v1.apps.app.meetings.m.e{i}", event, event_id=f"e{i}")
+        try:  # a rolled-back change leaves no event behind
+            async with pool.acquire() as conn, conn.transaction():
+                await outbox.add(conn, "x.rolled.back", event_pb2.Event(event_id="gone"), event_id="gone")
+                raise RuntimeError("state change failed")
+        except RuntimeError:
+            pass
+        bus = FlakyBus(failures=2)
+        relay = outbox.OutboxRelay(pool, bus, schema="obx", poll_seconds=0.05)
+        relay.start()
+        for _ in range(100):
+            if len(bus.published) == 5:
+                break
+            await asyncio.sleep(0.05)
+        await relay.stop()
+        assert [e for _, e in bus.published] == ["e0", "e1", "e2", "e3", "e4"]
+        assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    finally:
+        await pool.close()
+
+
+async def test_relay_publishes_to_jetstream_with_dedup_ids(database_url, infra):
+    pool = await _pool(database_url)
+    bus = await EventBus.connect(infra.nats_url, name="outbox-test")
+    nc = await nats.connect(infra.nats_url)
+    got: list[tuple[str, str | None]] = []
+
+    async def on_msg(msg) -> None:  # noqa: ANN001
+        got.append((event_pb2.Event.FromString(msg.data).event_id, (msg.headers or {}).get("Nats-Msg-Id")))
+
+    await nc.subscribe("realtime.events.v1.apps.outbox-test.>", cb=on_msg)
+    await nc.flush()
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            for i in range(3):
+                event = event_pb2.Event(event_id=f"js-{i}-{id(pool)}", app_id="outbox-test")
+                await outbox.add(conn, f"realtime.events.v1.apps.outbox-test.meetings.m.e{i}", event,
+                                 event_id=event.event_id)
+        relay = outbox.OutboxRelay(pool, bus, schema="obx", poll_seconds=0.05)
+        relay.start()
+        relay.wake()
+        for _ in range(100):
+            if len(got) == 3:
+                break
+            await asyncio.sleep(0.05)
+        await relay.stop()
+        assert [e for e, _ in got] == [f"js-{i}-{id(pool)}" for i in range(3)]
+        assert all(event_id == header for event_id, header in got)
+    finally:
+        await nc.close()
+        await bus.close()
+        await pool.close()

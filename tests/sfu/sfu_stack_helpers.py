@@ -1,0 +1,105 @@
+"""Helpers of the end-to-end media tests (tests/sfu): REST setup, SDK peers, SFU metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from realtimekit import RealtimeKitClient
+
+Connect = Callable[..., Awaitable[RealtimeKitClient]]
+
+# Small, cheap synthetic video unless a test asks for 640×480 (2 cores run the stack too).
+SMALL_VIDEO = {"mediaConfiguration": {"video": {"width": 320, "height": 240, "frameRate": 10}}}
+VGA_VIDEO = {"mediaConfiguration": {"video": {"width": 640, "height": 480, "frameRate": 10}}}
+
+
+class Api:
+    """REST calls as the bootstrap account (meetings, participants, presets)."""
+
+    def __init__(self, stack: Any) -> None:
+        self.stack = stack
+        self.http = stack.client()
+        self._presets: dict[str, dict[str, Any]] = {}
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def _ok(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self.http.request(method, self.stack.base + path, **kwargs)
+        assert response.status_code < 300, (method, path, response.status_code, response.text)
+        return response.json()["data"]
+
+    async def meeting(self, title: str = "media test") -> str:
+        return (await self._ok("POST", "/meetings", json={"title": title}))["id"]
+
+    async def token(self, meeting_id: str, preset_name: str = "group_call_participant", name: str | None = None) -> str:
+        body = {"name": name or f"user-{uuid.uuid4().hex[:6]}", "preset_name": preset_name,
+                "custom_participant_id": f"cp-{uuid.uuid4().hex[:10]}"}
+        return (await self._ok("POST", f"/meetings/{meeting_id}/participants", json=body))["token"]
+
+    async def preset(self, name: str) -> dict[str, Any]:
+        if name not in self._presets:
+            items = await self._ok("GET", "/presets", params={"per_page": 100})
+            match = next(p for p in items if p["name"] == name)
+            self._presets[name] = await self._ok("GET", f"/presets/{match['id']}")
+        return self._presets[name]
+
+    async def preset_variant(self, base: str, media: dict[str, str]) -> str:
+        """A copy of `base` with permissions.media.<kind>.can_produce overridden; its name."""
+        source = await self.preset(base)
+        name = f"media-{uuid.uuid4().hex[:8]}"
+        body = {k: v for k, v in source.items() if k in ("config", "permissions", "ui")}
+        body["name"] = name
+        permissions = dict(body["permissions"])
+        permissions["media"] = {kind: dict(permissions["media"][kind], **({"can_produce": media[kind]}
+                                                                          if kind in media else {}))
+                                for kind in permissions["media"]}
+        body["permissions"] = permissions
+        await self._ok("POST", "/presets", json=body)
+        return name
+
+
+def scrape(port: int, host: str = "127.0.0.1") -> dict[str, float]:
+    """A process's Prometheus metrics: sample name (with labels when any) → value."""
+    text = httpx.get(f"http://{host}:{port}/metrics", timeout=5).text
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            key = sample.name
+            if sample.labels:
+                key += "{" + ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items())) + "}"
+            out[key] = sample.value
+    return out
+
+
+def sfu_metrics(stack: Any, name: str = "sfu") -> dict[str, float]:
+    return scrape(stack.dev.services[name].metrics_port, stack.dev.host)
+
+
+async def joined(connect: Connect, token: str, **options: Any) -> RealtimeKitClient:
+    meeting = await connect(token, **options)
+    await meeting.join()
+    return meeting
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll a cheap in-process predicate (state of local SDK objects) until true."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+async def remote_track(meeting: RealtimeKitClient, peer_id: str, kind: str, timeout: float = 15.0) -> Any:
+    """The RemoteTrack of `peer_id`'s `kind` on `meeting`, once the SFU delivers it."""
+    return await until(lambda: meeting._media.track_of(peer_id, kind), timeout)
