@@ -243,6 +243,24 @@ async def test_warm_up_waits_for_the_first_heartbeats(clock: FakeClock) -> None:
     await task
 
 
+async def test_warm_up_hears_every_node_before_choosing() -> None:
+    """Right after start, a node heard first is not chosen just because the nearest one has not
+    heartbeated yet: a new session waits out the warm-up."""
+    registry = NodeRegistry(stale_after=5.0)
+    registry.started_at = time.monotonic()
+    placer = Placer(registry, Locator(RegionTable()), MemoryPinStore(), warmup_seconds=1.0)
+    await registry.observe(make_node("eu", "eu-central", 50.11, 8.68))
+
+    async def nearest_later() -> None:
+        await asyncio.sleep(0.3)
+        await registry.observe(make_node("us", "us-east", 39.04, -77.49))
+
+    task = asyncio.create_task(nearest_later())
+    p = await placer.choose("room", NEW_YORK)
+    await task
+    assert p.node_id == "us" and p.reason == P.PLACEMENT_REASON_CLIENT_HINT_COORDINATES
+
+
 class _BrokenStore:
     async def _down(self, *args: object) -> None:
         raise TimeoutError("kv down")

@@ -50,13 +50,16 @@ class Api:
             self._presets[name] = await self._ok("GET", f"/presets/{match['id']}")
         return self._presets[name]
 
-    async def preset_variant(self, base: str, media: dict[str, str]) -> str:
-        """A copy of `base` with permissions.media.<kind>.can_produce overridden; its name."""
+    async def preset_variant(self, base: str, media: dict[str, str], waiting_room_type: str | None = None) -> str:
+        """A copy of `base` with permissions.media.<kind>.can_produce (and optionally
+        permissions.waiting_room_type) overridden; its name."""
         source = await self.preset(base)
         name = f"media-{uuid.uuid4().hex[:8]}"
         body = {k: v for k, v in source.items() if k in ("config", "permissions", "ui")}
         body["name"] = name
         permissions = dict(body["permissions"])
+        if waiting_room_type is not None:
+            permissions["waiting_room_type"] = waiting_room_type
         permissions["media"] = {kind: dict(permissions["media"][kind], **({"can_produce": media[kind]}
                                                                           if kind in media else {}))
                                 for kind in permissions["media"]}
@@ -88,7 +91,7 @@ async def joined(connect: Connect, token: str, **options: Any) -> RealtimeKitCli
     return meeting
 
 
-async def until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+async def until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:  # noqa: ASYNC109
     """Poll a cheap in-process predicate (state of local SDK objects) until true."""
     deadline = time.monotonic() + timeout
     while True:
@@ -100,6 +103,39 @@ async def until(predicate: Callable[[], Any], timeout: float = 15.0, interval: f
         await asyncio.sleep(interval)
 
 
-async def remote_track(meeting: RealtimeKitClient, peer_id: str, kind: str, timeout: float = 15.0) -> Any:
+async def remote_track(meeting: RealtimeKitClient, peer_id: str, kind: str, timeout: float = 15.0) -> Any:  # noqa: ASYNC109
     """The RemoteTrack of `peer_id`'s `kind` on `meeting`, once the SFU delivers it."""
     return await until(lambda: meeting._media.track_of(peer_id, kind), timeout)
+
+
+async def peer_media(stack: Any, peer_id: str, name: str = "sfu") -> Any:
+    """SfuService.GetPeerMedia on the stack's SFU: what it forwards from and to `peer_id`
+    (realtime.sfu.v1.GetPeerMediaResponse); raises grpc.aio.AioRpcError (NOT_FOUND) when the
+    SFU has no media for the peer."""
+    from realtime.sfu.v1 import sfu_service_pb2, sfu_service_pb2_grpc
+    from rtkit.clients import channel, internal_metadata
+
+    async with channel(stack.dev.grpc_addresses()[name]) as ch:
+        stub = sfu_service_pb2_grpc.SfuServiceStub(ch)
+        return await stub.GetPeerMedia(sfu_service_pb2.GetPeerMediaRequest(peer_id=peer_id),
+                                       metadata=internal_metadata(stack.internal_token), timeout=10)
+
+
+def received_from(media: Any) -> set[tuple[str, str]]:
+    """(publisher peer id, kind name) of every track in a GetPeerMediaResponse's `received`."""
+    from realtime.signaling.v1 import signal_pb2
+
+    return {(t.peer_id, signal_pb2.TrackKind.Name(t.kind).removeprefix("TRACK_KIND_").lower())
+            for t in media.received}
+
+
+async def metric_rises(stack: Any, key: str, above: float, timeout: float = 15.0) -> float:  # noqa: ASYNC109
+    """Poll the SFU's metrics until sample `key` exceeds `above`; its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = sfu_metrics(stack).get(key, 0.0)
+        if value > above:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{key} stayed at {value} (wanted > {above}) for {timeout}s")
+        await asyncio.sleep(0.2)

@@ -8,7 +8,7 @@ import itertools
 import time
 
 import pytest
-from sfu_stack_helpers import VGA_VIDEO, joined, remote_track, sfu_metrics
+from sfu_stack_helpers import VGA_VIDEO, joined, remote_track, sfu_metrics, until
 
 pytestmark = pytest.mark.media
 
@@ -20,7 +20,7 @@ async def _expect_mesh(peers, video_frames: int = 3, audio_frames: int = 10, siz
         await video.wait_for_frames(video_frames, timeout=20)
         await audio.wait_for_frames(audio_frames, timeout=20)
         assert (video.width, video.height) == size, video
-        participant = me.participants.joined[other.self.id]
+        participant = await until(lambda: me.participants.joined.get(other.self.id))
         assert participant.video_track is video and participant.audio_track is audio
 
     await asyncio.gather(*(one(me, other) for me, other in itertools.permutations(peers, 2)))
@@ -39,7 +39,12 @@ async def test_two_peers_decode_each_other(stack, api, connect) -> None:
     assert participant.id == b.self.id and payload["video_enabled"] in (True, False)
     await _expect_mesh([a, b])
     assert a.self.video_enabled and a.participants.joined[b.self.id].video_enabled
-    print(f"\njoin timing (b, incl. enabling media): {b.meta.join_timing.to_dict()}")
+    timing = b.meta.join_timing  # seconds from join(): exposed by the SDK for every client
+    print(f"\njoin timing (b, incl. enabling media): {timing.to_dict()}")
+    assert timing is b._media.timing and set(timing.to_dict()) == {
+        "joined", "media_connected", "first_remote_frame", "first_remote_audio"}
+    assert 0 < timing.joined <= timing.media_connected <= timing.first_remote_frame
+    assert timing.first_remote_audio is not None and timing.first_remote_audio >= timing.media_connected
     after = sfu_metrics(stack)
     assert after["rtk_sfu_frames_decoded_total"] == 0  # the SFU forwards, never decodes
     assert after["rtk_sfu_rtp_packets_forwarded_total"] > before["rtk_sfu_rtp_packets_forwarded_total"]
@@ -120,12 +125,7 @@ async def test_manual_subscription_picks_peers(stack, api, connect) -> None:
     await viewer.participants.subscribe([a.self.id])
     await (await remote_track(viewer, a.self.id, "video")).wait_for_frames(1)
     await viewer.participants.unsubscribe([b.self.id])
-    await asyncio.wait_for(_until_gone(viewer, b.self.id), 10)
-
-
-async def _until_gone(meeting, peer_id: str) -> None:
-    while meeting._media.track_of(peer_id, "video") is not None:
-        await asyncio.sleep(0.05)
+    await until(lambda: viewer._media.track_of(b.self.id, "video") is None, 10)
 
 
 async def test_active_speaker_is_pushed(stack, api, connect) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from realtimekit import AuthError, ClientError
-from signaling_helpers import joined
+from signaling_helpers import joined, until
 
 
 async def test_kick_removes_the_peer_and_revokes_its_token(api, connect):
@@ -80,6 +80,8 @@ async def test_mute_and_pin(api, connect):
     host = await joined(connect, await api.token(meeting_id, "group_call_host"))
     member = await joined(connect, await api.token(meeting_id, "group_call_participant"))
 
+    # The host learns of the member by a push that may arrive after the member's join reply.
+    await until(lambda: member.self.id in host.participants.joined, host.participants, "participantJoined")
     remote = host.participants.joined[member.self.id]
     unmuted = remote.wait_for("audioUpdate", lambda u: u["audio_enabled"])
     await member.self._publish_media_state(audio=True)

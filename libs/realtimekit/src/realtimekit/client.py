@@ -25,7 +25,6 @@ import aiohttp
 
 from realtimekit import wire
 from realtimekit.chat import Chat
-from realtimekit.media import MediaSession
 from realtimekit.errors import (
     CODE_INVALID_STATE,
     CODE_INVALID_TOKEN,
@@ -33,6 +32,7 @@ from realtimekit.errors import (
     ClientError,
     ConnectionLost,
 )
+from realtimekit.media import MediaSession
 from realtimekit.meta import Meta
 from realtimekit.participants import Participant, Participants, WaitlistedParticipant
 from realtimekit.polls import Polls

@@ -3,6 +3,7 @@ and the same node for every later peer of the session while that node lives and 
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
 
@@ -43,8 +44,8 @@ class Placer:
         warmup_seconds: float = 2.5,
     ) -> None:
         """`warmup_seconds`: right after start the registry has not heard every node yet; for
-        that long a decision waits for heartbeats instead of failing or re-placing a pinned
-        session (one heartbeat interval plus a margin)."""
+        that long a decision waits for heartbeats instead of failing, re-placing a pinned
+        session or choosing among the nodes heard so far (one heartbeat interval plus a margin)."""
         self.registry = registry
         self.locator = locator
         self.pins = pins
@@ -130,10 +131,12 @@ class Placer:
         return self.registry.get(node_id) if usable() else None
 
     async def _best(self, session_id: str, location: Location) -> Ranked:
+        if (left := self._warming_up()) > 0:
+            # Not every live node has been heard yet, so the nearest one may be missing from the
+            # ranking: a new session waits out the warm-up (one heartbeat interval) to see them all.
+            log.info("placement_warming_up", session_id=session_id, wait_seconds=round(left, 3))
+            await asyncio.sleep(left)
         candidates = self.registry.eligible()
-        if not candidates and (left := self._warming_up()) > 0:
-            await self.registry.wait_for(lambda: bool(self.registry.eligible()), left)
-            candidates = self.registry.eligible()
         if not candidates:
             census = self.registry.census()
             NO_CAPACITY.inc()

@@ -208,11 +208,11 @@ class IngressTrack:
         if vb >= 0:
             self.level_sum += 127 - (vb & 0x7F)
             self.level_n += 1
+        if not self.allowed:  # counted even without subscribers (the control plane unsubscribes them)
+            C.rtp_packets_dropped_not_allowed += 1
+            return
         egresses = self.egresses
         if not egresses:
-            return
-        if not self.allowed:
-            C.rtp_packets_dropped_not_allowed += 1
             return
         payload = data[ps:pe]
         ntp = ntp_now()
