@@ -24,6 +24,16 @@ let browser = null;
 const pages = new Map(); // name → {context, page}
 const out = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
 
+// Playwright evaluates a *string* as an expression (a function source would just evaluate to the
+// function); turn function sources into functions (serialized back with their source text) and
+// plain expressions into `() => (expression)`.
+function asFunction(source) {
+  const text = String(source).trim();
+  const looksLikeFunction = /^(async\s*)?(function\b|\([^)]*\)\s*=>|[A-Za-z_$][\w$]*\s*=>)/.test(text);
+  // eslint-disable-next-line no-new-func
+  return new Function(`return (${looksLikeFunction ? text : `() => (${text})`});`)();
+}
+
 function pageOf(name) {
   const entry = pages.get(name);
   if (!entry) throw new Error(`no page named ${name}`);
@@ -80,13 +90,27 @@ const ops = {
     return pageOf(page).locator(selector).first().innerText({ timeout });
   },
   async evaluate({ page, expression, arg }) {
-    return pageOf(page).evaluate(expression, arg);
+    return pageOf(page).evaluate(asFunction(expression), arg);
   },
+  // Poll with page.evaluate (which awaits a returned promise, unlike waitForFunction's polling)
+  // until the function returns a truthy value; its (JSON) value is the result.
   async waitFunction({ page, expression, arg, timeout = 15000, polling = 100 }) {
-    const handle = await pageOf(page).waitForFunction(expression, arg, { timeout, polling });
-    const value = await handle.jsonValue();
-    await handle.dispose();
-    return value;
+    const fn = asFunction(expression);
+    const deadline = Date.now() + timeout;
+    let last;
+    for (;;) {
+      try {
+        last = await pageOf(page).evaluate(fn, arg);
+        if (last) return last;
+      } catch (err) {
+        // not ready yet (e.g. window.meeting still undefined, a navigation in progress): the
+        // last error is reported if it never becomes true
+        last = `error: ${err && err.message ? err.message : err}`;
+        if (/Target page, context or browser has been closed/i.test(last)) throw err;
+      }
+      if (Date.now() > deadline) throw new Error(`waitFunction timed out after ${timeout} ms (last value: ${JSON.stringify(last)}): ${String(expression).slice(0, 300)}`);
+      await new Promise((resolve) => setTimeout(resolve, polling));
+    }
   },
   async screenshot({ page, path: file, selector }) {
     const target = selector ? pageOf(page).locator(selector).first() : pageOf(page);

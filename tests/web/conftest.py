@@ -5,6 +5,7 @@ test opens its own pages, one browser context per participant)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -14,8 +15,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import aioice.ice
+import aioice.stun
 import pytest
 from web_browser import WEB_DIR, Browser
+
+# Python SDK peers (aiortc) gather on loopback only, where the stack's SFU listens, with short
+# STUN retries (as in tests/sfu): deterministic on any host, no network needed.
+aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=True: ["127.0.0.1"]
+aioice.stun.RETRY_MAX = 3
+aioice.stun.RETRY_RTO = 0.1
 
 RESUME_WINDOW_SECONDS = 15
 
@@ -35,6 +44,21 @@ def _find_chromium() -> str | None:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+INSTALL_TIMEOUT_SECONDS = 1200
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The first browser test pays for installing Chromium (apt-get) and Playwright (npm ci) on a
+    fresh machine: give it more than the default per-test timeout."""
+    here = Path(__file__).resolve().parent
+    if _find_chromium() and (WEB_DIR / "node_modules" / "playwright-core").is_dir():
+        return
+    for item in items:
+        if here in Path(str(item.fspath)).resolve().parents and "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.timeout(INSTALL_TIMEOUT_SECONDS))
+            return
 
 
 @pytest.fixture(scope="session")
@@ -155,8 +179,8 @@ class Api:
         return self._presets[name]
 
     async def preset_copy(self, base: str, *, permissions: dict[str, Any] | None = None,
-                          ui: dict[str, Any] | None = None) -> str:
-        """A copy of preset `base` with some permissions / ui replaced; returns its name."""
+                          ui: dict[str, Any] | None = None, config: dict[str, Any] | None = None) -> str:
+        """A copy of preset `base` with some permissions / config / ui replaced; its name."""
         source = await self.preset(base)
         name = f"web-{base}-{uuid.uuid4().hex[:6]}"
         body = {k: v for k, v in source.items() if k in ("config", "permissions", "ui")}
@@ -165,6 +189,8 @@ class Api:
             body["permissions"] = {**body["permissions"], **permissions}
         if ui:
             body["ui"] = ui
+        if config:
+            body["config"] = {**body["config"], **config}
         await self._ok("POST", "/presets", json=body)
         return name
 
@@ -174,3 +200,21 @@ async def api(stack: Any) -> AsyncIterator[Api]:
     client = Api(stack)
     yield client
     await client.close()
+
+
+@pytest.fixture
+async def sdk_peer(stack: Any) -> AsyncIterator[Any]:
+    """`await sdk_peer(token)` → an initialised Python SDK client (synthetic 320×240 camera,
+    synthetic microphone), left after the test."""
+    from realtimekit import RealtimeKitClient
+
+    clients: list[Any] = []
+
+    async def _connect(token: str, **options: Any) -> Any:
+        options.setdefault("defaults", {"mediaConfiguration": {"video": {"width": 320, "height": 240, "frameRate": 10}}})
+        meeting = await RealtimeKitClient.init(auth_token=token, base_url=stack.gateway_url, **options)
+        clients.append(meeting)
+        return meeting
+
+    yield _connect
+    await asyncio.gather(*(c.leave() for c in clients), return_exceptions=True)

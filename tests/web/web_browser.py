@@ -8,6 +8,8 @@ module talks to it over stdin/stdout, one JSON line per command.
     await host.wait_for("() => window.meeting.self.roomState === 'joined'")
 """
 
+# ruff: noqa: ASYNC109 - `timeout` is handed to the browser (Playwright waits), not an asyncio timeout
+
 from __future__ import annotations
 
 import asyncio

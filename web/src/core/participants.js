@@ -190,6 +190,7 @@ export class Participants extends EventEmitter {
     this.maxActiveParticipantsCount = 8;
     this.lastActiveSpeaker = '';
     this._speakOrder = [];
+    this._pageOrder = [];
   }
 
   get count() {
@@ -216,12 +217,17 @@ export class Participants extends EventEmitter {
     if (!['ACTIVE_GRID', 'PAGINATED', 'MANUAL'].includes(mode)) throw new Error(`unknown view mode ${mode}`);
     this.viewMode = mode;
     if (mode === 'ACTIVE_GRID') this.currentPage = 0;
+    else this._pageOrder = [];
     this._refreshActive();
     this.emit('viewModeChanged', { viewMode: mode, currentPage: this.currentPage, pageCount: this.pageCount });
   }
 
   setPage(page) {
-    if (this.viewMode === 'ACTIVE_GRID') this.viewMode = 'PAGINATED';
+    if (this.viewMode === 'ACTIVE_GRID') {
+      // Paging away from the active grid: its tiles stay page 1, the others follow in join order.
+      this._pageOrder = [...this.active.keys()];
+      this.viewMode = 'PAGINATED';
+    }
     this.currentPage = Math.min(Math.max(0, page | 0), this.pageCount - 1);
     this._refreshActive();
     this.emit('pageChanged', { viewMode: this.viewMode, currentPage: this.currentPage, pageCount: this.pageCount });
@@ -240,7 +246,10 @@ export class Participants extends EventEmitter {
       chosen = all.filter((p) => ids.has(p.id)); // stable tile order
     } else {
       if (this.currentPage > this.pageCount - 1) this.currentPage = this.pageCount - 1;
-      chosen = all.slice(this.currentPage * size, (this.currentPage + 1) * size);
+      const order = this._pageOrder || [];
+      const rank = (p) => (order.includes(p.id) ? order.indexOf(p.id) : order.length);
+      const ordered = all.map((p, i) => [rank(p), i, p]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[2]);
+      chosen = ordered.slice(this.currentPage * size, (this.currentPage + 1) * size);
     }
     const wanted = new Set(chosen.map((p) => p.id));
     for (const id of [...this.active.keys()]) if (!wanted.has(id)) this.active._remove(id);

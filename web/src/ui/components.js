@@ -289,7 +289,10 @@ class MediaToggle extends RtkElement {
       disabled: offStage && !c.on,
       'data-focus-key': this.kind,
       onclick: async () => {
-        button.disabled = true;
+        // Busy, not disabled: disabling would drop the keyboard focus (render() puts it back
+        // on the new button with the same data-focus-key).
+        if (button.getAttribute('aria-busy') === 'true') return;
+        button.setAttribute('aria-busy', 'true');
         try {
           await (c.on ? c.disable() : c.enable());
         } catch (err) {
@@ -323,7 +326,7 @@ export class RtkStageToggle extends RtkElement {
     const stage = m.stage;
     const actions = {
       OFF_STAGE: access === 'ALLOWED'
-        ? ['Join stage', async () => { await stage.requestAccess(); if (s.stageStatus === 'ACCEPTED_TO_JOIN_STAGE') await stage.join(); }]
+        ? ['Join stage', () => stage.join()] // allowed: straight onto the stage
         : ['Request to join stage', () => stage.requestAccess()],
       REQUESTED_TO_JOIN_STAGE: ['Cancel stage request', () => stage.cancelRequestAccess()],
       ACCEPTED_TO_JOIN_STAGE: ['Join stage', () => stage.join()],
@@ -333,7 +336,8 @@ export class RtkStageToggle extends RtkElement {
     const button = h('button', {
       type: 'button', class: `rtk-btn${s.stageStatus === 'ON_STAGE' ? ' rtk-on' : ''}`, 'aria-label': label, 'data-focus-key': 'stage',
       onclick: async () => {
-        button.disabled = true;
+        if (button.getAttribute('aria-busy') === 'true') return;
+        button.setAttribute('aria-busy', 'true');
         try {
           await action();
         } catch (err) {
@@ -411,18 +415,26 @@ export class RtkLeaveButton extends RtkElement {
       onclick: () => {
         if (!canEnd) return leave();
         this._open = !this._open;
+        this._focusMenu = this._open;
         this.update();
       },
     }, icon('leave'), h('span', { class: 'rtk-btn-text' }, 'Leave'));
     const menu = this._open && canEnd
       ? h('div', { class: 'rtk-popover', role: 'dialog', 'aria-label': 'Leave or end the meeting',
-        onkeydown: (e) => { if (e.key === 'Escape') { this._open = false; this.update(); } } },
+        onkeydown: (e) => { if (e.key === 'Escape') { this._open = false; this._refocus = true; this.update(); } } },
       h('button', { type: 'button', class: 'rtk-btn', onclick: leave }, 'Leave meeting for me'),
       h('button', { type: 'button', class: 'rtk-btn rtk-danger', 'aria-label': 'End meeting for all',
         onclick: () => m.participants.kickAll().catch(failed(this, 'End meeting')) }, 'End meeting for all'),
-      h('button', { type: 'button', class: 'rtk-btn', onclick: () => { this._open = false; this.update(); } }, 'Cancel'))
+      h('button', { type: 'button', class: 'rtk-btn', onclick: () => { this._open = false; this._refocus = true; this.update(); } }, 'Cancel'))
       : null;
     this.replace(main, menu);
+    if (this._refocus) {
+      this._refocus = false;
+      main.focus(); // the menu closed: the focus goes back to its button
+    } else if (this._focusMenu && menu) {
+      this._focusMenu = false;
+      menu.querySelector('button').focus(); // the menu opened: focus its first choice
+    }
   }
 }
 

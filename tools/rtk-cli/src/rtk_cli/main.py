@@ -14,7 +14,9 @@ def _run(args: argparse.Namespace) -> int:
     from rtk_cli.devstack import DevStack
 
     data_dir = Path(args.data_dir or os.environ.get("RTK_DATA_DIR", ".rtk"))
-    stack = DevStack(data_dir, log_to_files=args.quiet, free_ports=args.free_ports)
+    # The local stack serves the demo launcher at / (docs/web.md) unless RTK_GATEWAY_DEMO=false.
+    demo = {"RTK_GATEWAY_DEMO": os.environ.get("RTK_GATEWAY_DEMO", "true")}
+    stack = DevStack(data_dir, log_to_files=args.quiet, free_ports=args.free_ports, extra_env=demo)
     stopping = False
 
     def _stop(signum: int, _frame: object) -> None:
@@ -35,6 +37,7 @@ def _run(args: argparse.Namespace) -> int:
 RealtimeKit stack is up in {time.monotonic() - started:.1f}s  (data: {stack.data_dir})
 
   Gateway     {credentials['gateway_url']}
+  Meetings    {credentials['gateway_url']}/   (demo launcher: create a meeting, open the host / guest links)
   REST base   {credentials['gateway_url']}/client/v4/accounts/{credentials['account_id']}/realtime/kit/{credentials['app_id']}
   Account id  {credentials['account_id']}
   App id      {credentials['app_id']}
