@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from realtimekit import RealtimeKitClient
+from stack_support import start_stack
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -22,21 +21,12 @@ PARIS = (48.86, 2.35)
 SINGAPORE = (1.35, 103.82)
 
 
-def _root_conftest(config: pytest.Config) -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "conftest.py"
-    for plugin in config.pluginmanager.get_plugins():
-        file = getattr(plugin, "__file__", None)
-        if file and Path(file).resolve() == path:
-            return plugin
-    raise RuntimeError("tests/conftest.py is not loaded")
-
 
 @pytest.fixture
 async def regional_stack(request: pytest.FixtureRequest, infra: Any,
                          tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
-    root = _root_conftest(request.config)
     database_url = await infra.create_database()
-    running = root.start_stack(infra, tmp_path_factory.mktemp("regions-stack"), database_url,
+    running = start_stack(infra, tmp_path_factory.mktemp("regions-stack"), database_url,
                                extra_env={"RTK_SFU_REGIONS": REGIONS})
     yield running
     running.dev.stop()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from realtimekit import RealtimeKitClient
+from stack_support import RestApi
 
 Connect = Callable[..., Awaitable[RealtimeKitClient]]
 
@@ -19,53 +19,22 @@ SMALL_VIDEO = {"mediaConfiguration": {"video": {"width": 320, "height": 240, "fr
 VGA_VIDEO = {"mediaConfiguration": {"video": {"width": 640, "height": 480, "frameRate": 10}}}
 
 
-class Api:
-    """REST calls as the bootstrap account (meetings, participants, presets)."""
+class Api(RestApi):
+    """REST calls as the bootstrap account, plus preset copies with media permissions changed."""
 
     def __init__(self, stack: Any) -> None:
-        self.stack = stack
-        self.http = stack.client()
-        self._presets: dict[str, dict[str, Any]] = {}
-
-    async def close(self) -> None:
-        await self.http.aclose()
-
-    async def _ok(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = await self.http.request(method, self.stack.base + path, **kwargs)
-        assert response.status_code < 300, (method, path, response.status_code, response.text)
-        return response.json()["data"]
-
-    async def meeting(self, title: str = "media test") -> str:
-        return (await self._ok("POST", "/meetings", json={"title": title}))["id"]
-
-    async def token(self, meeting_id: str, preset_name: str = "group_call_participant", name: str | None = None) -> str:
-        body = {"name": name or f"user-{uuid.uuid4().hex[:6]}", "preset_name": preset_name,
-                "custom_participant_id": f"cp-{uuid.uuid4().hex[:10]}"}
-        return (await self._ok("POST", f"/meetings/{meeting_id}/participants", json=body))["token"]
-
-    async def preset(self, name: str) -> dict[str, Any]:
-        if name not in self._presets:
-            items = await self._ok("GET", "/presets", params={"per_page": 100})
-            match = next(p for p in items if p["name"] == name)
-            self._presets[name] = await self._ok("GET", f"/presets/{match['id']}")
-        return self._presets[name]
+        super().__init__(stack, title="media test")
 
     async def preset_variant(self, base: str, media: dict[str, str], waiting_room_type: str | None = None) -> str:
         """A copy of `base` with permissions.media.<kind>.can_produce (and optionally
         permissions.waiting_room_type) overridden; its name."""
-        source = await self.preset(base)
-        name = f"media-{uuid.uuid4().hex[:8]}"
-        body = {k: v for k, v in source.items() if k in ("config", "permissions", "ui")}
-        body["name"] = name
-        permissions = dict(body["permissions"])
+        source = (await self.preset(base))["permissions"]
+        permissions: dict[str, Any] = {"media": {
+            kind: dict(source["media"][kind], **({"can_produce": media[kind]} if kind in media else {}))
+            for kind in source["media"]}}
         if waiting_room_type is not None:
             permissions["waiting_room_type"] = waiting_room_type
-        permissions["media"] = {kind: dict(permissions["media"][kind], **({"can_produce": media[kind]}
-                                                                          if kind in media else {}))
-                                for kind in permissions["media"]}
-        body["permissions"] = permissions
-        await self._ok("POST", "/presets", json=body)
-        return name
+        return await self.preset_copy(base, permissions=permissions, prefix="media")
 
 
 def scrape(port: int, host: str = "127.0.0.1") -> dict[str, float]:

@@ -4,36 +4,24 @@ SDK clients that are closed after each test."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from realtimekit import RealtimeKitClient
 from signaling_helpers import Api
+from stack_support import SdkClients, start_stack
 
 RESUME_WINDOW_SECONDS = 3
 
-
-def _root_conftest(config: pytest.Config) -> ModuleType:
-    """tests/conftest.py as pytest loaded it (conftest modules are not importable by name)."""
-    path = Path(__file__).resolve().parent.parent / "conftest.py"
-    for plugin in config.pluginmanager.get_plugins():
-        file = getattr(plugin, "__file__", None)
-        if file and Path(file).resolve() == path:
-            return plugin
-    raise RuntimeError("tests/conftest.py is not loaded")
 
 
 @pytest.fixture(scope="session")
 async def stack(request: pytest.FixtureRequest, infra: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
     """The real stack (same code as `make run`, tests/conftest.py's Stack), tuned for fast
     signaling scenarios: a 3 s resume window and no token clock leeway."""
-    root = _root_conftest(request.config)
     database_url = await infra.create_database()
-    running = root.start_stack(
+    running = start_stack(
         infra,
         tmp_path_factory.mktemp("signal-stack"),
         database_url,
@@ -60,12 +48,6 @@ Connect = Callable[..., Awaitable[RealtimeKitClient]]
 @pytest.fixture
 async def connect(stack: Any) -> AsyncIterator[Connect]:
     """`await connect(token, **options)` → an initialised SDK client, closed after the test."""
-    clients: list[RealtimeKitClient] = []
-
-    async def _connect(token: str, **options: Any) -> RealtimeKitClient:
-        meeting = await RealtimeKitClient.init(auth_token=token, base_url=stack.gateway_url, **options)
-        clients.append(meeting)
-        return meeting
-
-    yield _connect
-    await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    clients = SdkClients(stack, leave=False)
+    yield clients.connect
+    await clients.close()

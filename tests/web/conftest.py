@@ -5,37 +5,20 @@ test opens its own pages, one browser context per participant)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import aioice.ice
-import aioice.stun
 import pytest
+from stack_support import RestApi, SdkClients, loopback_only_ice, start_stack
 from web_browser import WEB_DIR, Browser
 
-# Python SDK peers (aiortc) gather on loopback only, where the stack's SFU listens, with short
-# STUN retries (as in tests/sfu): deterministic on any host, no network needed.
-aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=True: ["127.0.0.1"]
-aioice.stun.RETRY_MAX = 3
-aioice.stun.RETRY_RTO = 0.1
+loopback_only_ice()  # the Python SDK peers of these tests
 
 RESUME_WINDOW_SECONDS = 15
-
-
-def _root_conftest(config: pytest.Config) -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "conftest.py"
-    for plugin in config.pluginmanager.get_plugins():
-        file = getattr(plugin, "__file__", None)
-        if file and Path(file).resolve() == path:
-            return plugin
-    raise RuntimeError("tests/conftest.py is not loaded")
 
 
 def _find_chromium() -> str | None:
@@ -99,9 +82,8 @@ def playwright_installed() -> Path:
 @pytest.fixture(scope="session")
 async def stack(request: pytest.FixtureRequest, infra: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
     """The real stack (tests/conftest.py's Stack) with the demo launcher enabled."""
-    root = _root_conftest(request.config)
     database_url = await infra.create_database()
-    running = root.start_stack(
+    running = start_stack(
         infra,
         tmp_path_factory.mktemp("web-stack"),
         database_url,
@@ -145,54 +127,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         item.rep_call = report  # type: ignore[attr-defined]
 
 
-class Api:
-    """REST calls as the bootstrap account."""
-
+class Api(RestApi):
     def __init__(self, stack: Any) -> None:
-        self.stack = stack
-        self.http = stack.client()
-        self._presets: dict[str, dict[str, Any]] = {}
+        super().__init__(stack, title="web test")
 
-    async def close(self) -> None:
-        await self.http.aclose()
-
-    async def _ok(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = await self.http.request(method, self.stack.base + path, **kwargs)
-        assert response.status_code < 300, (method, path, response.status_code, response.text)
-        return response.json()["data"]
-
-    async def meeting(self, title: str = "web test") -> str:
-        return (await self._ok("POST", "/meetings", json={"title": title}))["id"]
-
-    async def participant(self, meeting_id: str, preset_name: str, name: str) -> dict[str, Any]:
-        body = {"name": name, "preset_name": preset_name, "custom_participant_id": f"cp-{uuid.uuid4().hex[:10]}"}
-        return await self._ok("POST", f"/meetings/{meeting_id}/participants", json=body)
-
-    async def token(self, meeting_id: str, preset_name: str, name: str) -> str:
-        return (await self.participant(meeting_id, preset_name, name))["token"]
-
-    async def preset(self, name: str) -> dict[str, Any]:
-        if name not in self._presets:
-            items = await self._ok("GET", "/presets", params={"per_page": 100})
-            match = next(p for p in items if p["name"] == name)
-            self._presets[name] = await self._ok("GET", f"/presets/{match['id']}")
-        return self._presets[name]
-
-    async def preset_copy(self, base: str, *, permissions: dict[str, Any] | None = None,
-                          ui: dict[str, Any] | None = None, config: dict[str, Any] | None = None) -> str:
-        """A copy of preset `base` with some permissions / config / ui replaced; its name."""
-        source = await self.preset(base)
-        name = f"web-{base}-{uuid.uuid4().hex[:6]}"
-        body = {k: v for k, v in source.items() if k in ("config", "permissions", "ui")}
-        body["name"] = name
-        if permissions:
-            body["permissions"] = {**body["permissions"], **permissions}
-        if ui:
-            body["ui"] = ui
-        if config:
-            body["config"] = {**body["config"], **config}
-        await self._ok("POST", "/presets", json=body)
-        return name
+    async def preset_copy(self, base: str, **changes: Any) -> str:  # type: ignore[override]
+        return await super().preset_copy(base, prefix=f"web-{base}", **changes)
 
 
 @pytest.fixture
@@ -206,15 +146,6 @@ async def api(stack: Any) -> AsyncIterator[Api]:
 async def sdk_peer(stack: Any) -> AsyncIterator[Any]:
     """`await sdk_peer(token)` → an initialised Python SDK client (synthetic 320×240 camera,
     synthetic microphone), left after the test."""
-    from realtimekit import RealtimeKitClient
-
-    clients: list[Any] = []
-
-    async def _connect(token: str, **options: Any) -> Any:
-        options.setdefault("defaults", {"mediaConfiguration": {"video": {"width": 320, "height": 240, "frameRate": 10}}})
-        meeting = await RealtimeKitClient.init(auth_token=token, base_url=stack.gateway_url, **options)
-        clients.append(meeting)
-        return meeting
-
-    yield _connect
-    await asyncio.gather(*(c.leave() for c in clients), return_exceptions=True)
+    clients = SdkClients(stack, {"mediaConfiguration": {"video": {"width": 320, "height": 240, "frameRate": 10}}})
+    yield clients.connect
+    await clients.close()

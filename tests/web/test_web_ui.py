@@ -16,6 +16,11 @@ FOCUSED_NAME = """() => {
   return {tag: el.tagName.toLowerCase(), name: (label || '').trim()};
 }"""
 
+
+async def _focus_settles_on(page: Any, name: str) -> None:
+    """Wait until the keyboard focus is on the control named `name` (focus moves after a frame)."""
+    await page.wait_for(f"() => {{ const f = ({FOCUSED_NAME})(); return !!f && f.name === {name!r}; }}")
+
 # JS: visible interactive elements of the page that have no accessible name.
 UNLABELLED = """() => [...document.querySelectorAll('button, input, select, textarea, [role=button]')]
   .filter((el) => el.offsetParent !== null)
@@ -83,17 +88,19 @@ async def test_keyboard_only_user_joins_mutes_chats_and_leaves(browser: Any, pag
     await kim.wait('role=dialog[name="Device settings"] >> role=combobox[name="Camera device"]')
     await kim.keyboard("Escape")
     await kim.wait('role=dialog[name="Device settings"]', state="hidden")
-    assert (await kim.eval(FOCUSED_NAME))["name"] == "Settings"
+    await _focus_settles_on(kim, "Settings")
 
     # Leave: a host gets a menu (leave, or end for all) that Escape closes; Enter leaves.
     await _tab_to(kim, "Leave meeting")
     await kim.keyboard("Enter")
     await kim.wait('role=dialog[name="Leave or end the meeting"]')
-    assert (await kim.eval(FOCUSED_NAME))["name"] == "Leave meeting for me"
+    await _focus_settles_on(kim, "Leave meeting for me")
     await kim.keyboard("Escape")
     await kim.wait('role=dialog[name="Leave or end the meeting"]', state="detached")
-    assert (await kim.eval(FOCUSED_NAME))["name"] == "Leave meeting"
+    await _focus_settles_on(kim, "Leave meeting")
     await kim.keyboard("Enter")
+    await kim.wait('role=dialog[name="Leave or end the meeting"]')
+    await _focus_settles_on(kim, "Leave meeting for me")
     await kim.keyboard("Enter")
     await kim.wait('rtk-ended-screen >> role=heading[name="You left the meeting"]')
     await wait_participants(bob, 0)

@@ -14,12 +14,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from rtkit.bus import EventBus
+from stack_support import start_stack
 
 WEBHOOK_ENV = {
     "RTK_WEBHOOK_RETRY_BASE_SECONDS": "0.25",
@@ -31,24 +30,14 @@ WEBHOOK_ENV = {
 }
 
 
-def _root_conftest(config: pytest.Config) -> ModuleType:
-    """tests/conftest.py as pytest loaded it (conftest modules are not importable by name)."""
-    path = Path(__file__).resolve().parent.parent / "conftest.py"
-    for plugin in config.pluginmanager.get_plugins():
-        file = getattr(plugin, "__file__", None)
-        if file and Path(file).resolve() == path:
-            return plugin
-    raise RuntimeError("tests/conftest.py is not loaded")
-
 
 @pytest.fixture(scope="package")
 async def wh_stack(request: pytest.FixtureRequest, infra: Any, tmp_path_factory: pytest.TempPathFactory
                    ) -> AsyncIterator[Any]:
-    root = _root_conftest(request.config)
     # The tests publish events straight to JetStream, so this stack shares the session's NATS.
     env = {**WEBHOOK_ENV, "RTK_NATS_URL": infra.nats_url,
            "RTK_WEBHOOK_CONSUMER": f"meeting-webhook-dispatch-test-{uuid.uuid4().hex[:8]}"}
-    running = root.start_stack(infra, tmp_path_factory.mktemp("webhook-stack"), await infra.create_database(),
+    running = start_stack(infra, tmp_path_factory.mktemp("webhook-stack"), await infra.create_database(),
                                extra_env=env)
     yield running
     running.dev.stop()

@@ -7,9 +7,10 @@ import asyncio
 import uuid
 
 from rtkit.bus import EventBus
+from stack_support import start_stack
 
 from . import helpers as h
-from .conftest import WEBHOOK_ENV, _root_conftest, new_app
+from .conftest import WEBHOOK_ENV, new_app
 
 
 async def _publish_retrying(bus: EventBus, meeting_id: str, event) -> None:  # noqa: ANN001
@@ -23,9 +24,8 @@ async def _publish_retrying(bus: EventBus, meeting_id: str, event) -> None:  # n
 
 
 async def test_nats_restart_mid_stream_loses_nothing(request, infra, tmp_path):
-    root = _root_conftest(request.config)
     env = {**WEBHOOK_ENV, "RTK_NATS_URL": ""}  # this stack owns an embedded NATS it can restart
-    stack = root.start_stack(infra, tmp_path / "stack", await infra.create_database(), extra_env=env)
+    stack = start_stack(infra, tmp_path / "stack", await infra.create_database(), extra_env=env)
     bus = None
     receiver = await h.Receiver(delay=0.1).start()  # slow enough that events queue up in JetStream
     try:
