@@ -186,6 +186,7 @@ class Service:
         self._start_hooks: list[Hook] = []
         self._drain_hooks: list[Hook] = []
         self._stop_hooks: list[Hook] = []
+        self._background: list[asyncio.Task[Any]] = []
         self._stopping = asyncio.Event()
         self.server: grpc.aio.Server | None = None
         self.bound_port: int | None = None
@@ -204,6 +205,26 @@ class Service:
     def on_stop(self, hook: Hook) -> None:
         """Run after the server stopped, in reverse registration order (close pools)."""
         self._stop_hooks.append(hook)
+
+    def run_in_background(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        """A loop of the service (refresh, reap, sweep): cancelled and awaited once the server
+        has stopped, before the stop hooks close what it uses."""
+        task = asyncio.ensure_future(coro)
+        task.set_name(f"{self.name}-{name}")
+        self._background.append(task)
+        return task
+
+    async def _cancel_background(self) -> None:
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # noqa: BLE001 - it failed earlier; shutdown goes on
+                log.exception("background_task_failed", task=task.get_name())
+        self._background.clear()
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -253,6 +274,7 @@ class Service:
         if self.settings.drain_seconds > 0:
             await asyncio.sleep(self.settings.drain_seconds)
         await server.stop(self.settings.stop_grace_seconds)
+        await self._cancel_background()
         for hook in reversed(self._stop_hooks):
             await _guard(hook)
         telemetry.shutdown()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 
 from realtime.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
@@ -65,8 +64,6 @@ async def build(settings: AuthSettings) -> Service:
     )
     service.add_servicer(auth_service_pb2_grpc.add_AuthServiceServicer_to_server, servicer, SERVICE_NAME)
 
-    background: list[asyncio.Task[None]] = []
-
     async def purge_forever() -> None:
         while True:
             await asyncio.sleep(settings.auth_token_purge_interval_seconds)
@@ -81,17 +78,12 @@ async def build(settings: AuthSettings) -> Service:
         await signing_keys.ensure()
         await webhook_keys.ensure()
         log.info("keys_loaded", signing_kid=signing_keys.active.kid, webhook_kid=webhook_keys.active.kid)
-        background.append(asyncio.create_task(signing_keys.refresh_forever(settings.auth_key_refresh_seconds)))
-        background.append(asyncio.create_task(webhook_keys.refresh_forever(settings.auth_key_refresh_seconds)))
+        service.run_in_background(signing_keys.refresh_forever(settings.auth_key_refresh_seconds), "signing-keys")
+        service.run_in_background(webhook_keys.refresh_forever(settings.auth_key_refresh_seconds), "webhook-keys")
         if settings.auth_token_purge_interval_seconds > 0:
-            background.append(asyncio.create_task(purge_forever()))
+            service.run_in_background(purge_forever(), "token-purge")
 
     async def stop() -> None:
-        for task in background:
-            task.cancel()
-        for task in background:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await token_writer.close()
         await meeting_channel.close()
         await db.Database(pool).close()

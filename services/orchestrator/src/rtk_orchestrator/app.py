@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 from pathlib import Path
 
@@ -71,8 +70,6 @@ async def build(settings: OrchestratorSettings) -> Service:
     service.add_servicer(session_service_pb2_grpc.add_SessionServiceServicer_to_server,
                          SessionServicer(authorizer, orchestrator), SERVICE_NAME)
 
-    background: list[asyncio.Task[None]] = []
-
     async def reap_forever() -> None:
         while True:
             await asyncio.sleep(settings.orchestrator_reaper_interval_seconds)
@@ -98,14 +95,9 @@ async def build(settings: OrchestratorSettings) -> Service:
         relay.start()
         await bus.consume("realtime.events.v1.apps.*.meetings.*.participant_deleted",
                           settings.orchestrator_participant_events_durable, on_participant_deleted, deliver_new=True)
-        background.append(asyncio.create_task(reap_forever(), name="orchestrator-reaper"))
+        service.run_in_background(reap_forever(), "reaper")
 
     async def stop() -> None:
-        for task in background:
-            task.cancel()
-        for task in background:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await relay.stop()
         await bus.close()
         await meeting_channel.close()
