@@ -1,7 +1,10 @@
 """OpenTelemetry setup: a tracer provider per process, grpc.aio server and client instrumented.
 
-Export is off unless `OTEL_EXPORTER_OTLP_ENDPOINT` is set; spans still exist so that log lines
-carry trace ids and trace context propagates across gRPC and NATS.
+Export is off unless `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Without an exporter, new traces are
+not sampled (unless `OTEL_TRACES_SAMPLER` says otherwise): spans are non-recording but still
+carry trace ids, so log lines have them and context propagates across gRPC and NATS, without
+paying for attributes and span processing nobody reads. A caller's sampled `traceparent` is
+still honoured.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 _configured = False
@@ -21,8 +25,11 @@ def setup(service: str) -> None:
     if _configured:
         return
     _configured = True
-    provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service)}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+    exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    sampler = None if exporting or os.environ.get("OTEL_TRACES_SAMPLER") else ParentBased(ALWAYS_OFF)
+    provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service)}),
+                              sampler=sampler)
+    if exporting:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
