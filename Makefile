@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_LINK_MODE := copy
 
-.PHONY: help bootstrap sync proto proto-check run test lint fmt docs bench-api bench-sfu clean
+.PHONY: help bootstrap sync proto proto-check run test lint fmt docs bench-api bench-sfu bench-recording clean
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ bench-api: bootstrap ## add-participant throughput and latency through REST -> g
 
 bench-sfu: bootstrap ## SFU media plane: forwarded pkt/s, CPU/packet, loss, join->first frame, vs stock MediaRelay
 	$(PY) benchmarks/bench_sfu.py $(BENCH_ARGS)
+
+bench-recording: bootstrap ## recorder CPU per recorded stream: receive only, per-track files, composite
+	$(PY) benchmarks/bench_recording.py $(BENCH_ARGS)
 
 clean: ## remove caches and the virtualenvs (keeps .rtk data)
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .hypothesis .ruff_cache

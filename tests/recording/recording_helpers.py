@@ -11,10 +11,17 @@ from dataclasses import dataclass, field
 
 import av
 import numpy as np
-from aiortc import MediaStreamTrack, RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamError
 
 VIDEO_CLOCK = 90000
+FRAME_BITS = 12
 
 
 class ColourVideoTrack(MediaStreamTrack):
@@ -41,6 +48,8 @@ class ColourVideoTrack(MediaStreamTrack):
         img[:] = self.rgb
         x = (self._n * 4) % (self.width - 16)
         img[:16, x: x + 16] = 128
+        for bit in range(FRAME_BITS):  # the frame number, white/black 20 px blocks near the bottom
+            img[self.height - 32: self.height - 8, bit * 20: bit * 20 + 20] = 255 if self._n >> bit & 1 else 0
         frame = av.VideoFrame.from_ndarray(img, format="rgb24")
         frame.pts = self._n * (VIDEO_CLOCK // self.fps)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
@@ -154,3 +163,133 @@ def dominant_rgb(frame_rgb: np.ndarray, x: int, y: int, r: int = 6) -> tuple[int
 
 def close_to(rgb: tuple[int, int, int], target: tuple[int, int, int], tolerance: int = 40) -> bool:
     return all(abs(a - b) <= tolerance for a, b in zip(rgb, target, strict=True))
+
+
+def frame_number(frame_rgb: np.ndarray) -> int:
+    """The source frame number drawn by ColourVideoTrack (a 320x240 track)."""
+    height = frame_rgb.shape[0]
+    n = 0
+    for bit in range(FRAME_BITS):
+        if frame_rgb[height - 24: height - 16, bit * 20 + 6: bit * 20 + 14].mean() > 128:
+            n |= 1 << bit
+    return n
+
+
+# -- end-to-end: REST as the bootstrap account, SDK peers, a webhook receiver ----------------------
+class RecApi:
+    """REST calls of the recording tests and SDK peers publishing synthetic media."""
+
+    def __init__(self, stack) -> None:
+        import httpx
+
+        self.stack = stack
+        # No keep-alive: the tests idle for seconds between calls, and a connection the gateway
+        # closes as idle just as it is reused fails the next call (ReadError).
+        self.http = httpx.AsyncClient(base_url=stack.gateway_url, timeout=30,
+                                      headers={"Authorization": f"Bearer {stack.api_token}"},
+                                      limits=httpx.Limits(max_keepalive_connections=0))
+        self.clients: list = []
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def call(self, method: str, path: str, **kwargs):
+        """(status, body) of `{base}{path}`."""
+        response = await self.http.request(method, self.stack.base + path, **kwargs)
+        return response.status_code, response.json()
+
+    async def ok(self, method: str, path: str, **kwargs):
+        status, body = await self.call(method, path, **kwargs)
+        assert status < 300, (method, path, status, body)
+        return body["data"]
+
+    async def meeting(self, **fields) -> str:
+        return (await self.ok("POST", "/meetings", json={"title": "recording test", **fields}))["id"]
+
+    async def token(self, meeting_id: str, name: str) -> str:
+        body = {"name": name, "preset_name": "group_call_participant",
+                "custom_participant_id": f"cp-{name}-{time.monotonic_ns()}"}
+        return (await self.ok("POST", f"/meetings/{meeting_id}/participants", json=body))["token"]
+
+    async def peer(self, meeting_id: str, name: str, rgb=None, tone: float | None = None, *, join: bool = True):
+        """An SDK client in the meeting publishing a colour video (and a tone) when given."""
+        from realtimekit import RealtimeKitClient
+
+        client = await RealtimeKitClient.init(auth_token=await self.token(meeting_id, name),
+                                              base_url=self.stack.gateway_url, display_name=name)
+        self.clients.append(client)
+        if join:
+            await client.join()
+            if rgb is not None:
+                await client.self.enable_video(ColourVideoTrack(rgb, fps=10))
+            if tone is not None:
+                await client.self.enable_audio(ToneTrack(tone))
+        return client
+
+    async def recording(self, recording_id: str):
+        return await self.ok("GET", f"/recordings/{recording_id}")
+
+    async def until_status(self, recording_id: str, *statuses: str, within: float = 60.0):
+        deadline = time.monotonic() + within
+        while True:
+            rec = await self.recording(recording_id)
+            if rec["status"] in statuses:
+                return rec
+            assert time.monotonic() < deadline, f"recording {recording_id} still {rec['status']}: {rec}"
+            await asyncio.sleep(0.1)
+
+    async def download(self, url: str, target) -> bytes:
+        import httpx
+
+        async with httpx.AsyncClient(timeout=30) as anonymous:  # the signed link is the credential
+            response = await anonymous.get(url)
+        assert response.status_code == 200, (url, response.status_code, response.text[:300])
+        target.write_bytes(response.content)
+        return response.content
+
+
+@dataclass
+class Hook:
+    body: dict
+    rtk_uuid: str
+
+
+class WebhookReceiver:
+    """An aiohttp server on 127.0.0.1 collecting webhook POSTs (answered 200)."""
+
+    def __init__(self) -> None:
+        self.hits: list[Hook] = []
+        self.url = ""
+        self._runner = None
+
+    async def start(self) -> WebhookReceiver:
+        import orjson
+        from aiohttp import web
+
+        async def handle(request: web.Request) -> web.Response:
+            self.hits.append(Hook(orjson.loads(await request.read()), request.headers.get("rtk-uuid", "")))
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def statuses(self, recording_id: str) -> list[str]:
+        seen: dict[str, str] = {}
+        for hit in self.hits:  # at-least-once: de-duplicate on rtk-uuid
+            if hit.body.get("recording", {}).get("id") == recording_id:
+                seen.setdefault(hit.rtk_uuid, hit.body["recording"]["status"])
+        return list(seen.values())
+
+    def last(self, recording_id: str, status: str) -> dict:
+        return next(h.body for h in reversed(self.hits)
+                    if h.body["recording"]["id"] == recording_id and h.body["recording"]["status"] == status)

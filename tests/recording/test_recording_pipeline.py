@@ -9,7 +9,15 @@ import asyncio
 import av
 import numpy as np
 import pytest
-from recording_helpers import ColourVideoTrack, MiniSfu, ToneTrack, close_to, dominant_rgb, wait_until
+from recording_helpers import (
+    ColourVideoTrack,
+    MiniSfu,
+    ToneTrack,
+    close_to,
+    dominant_rgb,
+    frame_number,
+    wait_until,
+)
 from rtk_recording.media.clock import RecordingClock
 from rtk_recording.media.composite import CompositeConfig
 from rtk_recording.recorder.pipeline import Pipeline, RemoteTrack
@@ -112,3 +120,28 @@ async def test_composite_grid_mixed_audio_and_pause_leaves_no_gap(sfu, tmp_path)
     rms = [float(np.sqrt(np.mean(pcm[i:i + window] ** 2))) for i in range(window * 6, len(pcm) - window * 4, window)]
     silent = sum(1 for v in rms if v < 0.02)
     assert silent <= 2, f"{silent} silent 100 ms windows in {len(rms)}"
+
+
+async def test_a_track_that_stops_and_comes_back_keeps_its_file_with_a_true_gap(sfu, tmp_path):
+    tracks = await _session(sfu)
+    video = next(t for t in tracks if t.peer_id == "peer-a" and t.label == "video")
+    clock = RecordingClock()
+    pipeline = Pipeline(mode="track", workdir=tmp_path, base_name="gap", clock=clock, labels=("video",))
+    assert pipeline.add_track(video)
+    clock.start()
+    await _run(pipeline, 1.5)
+    pipeline.remove_track(video.key)  # the publisher stopped its camera (renegotiation)
+    await asyncio.sleep(1.0)
+    assert pipeline.add_track(video)  # … and it is back
+    await _run(pipeline, 1.5)
+    files = await pipeline.finish()
+    assert len(files) == 1 and files[0].peer_id == "peer-a"  # one file, not a second one overwriting it
+    with av.open(str(files[0].path)) as container:
+        decoded = [(float(f.pts * f.time_base), frame_number(f.to_ndarray(format="rgb24")))
+                   for f in container.decode(video=0)]
+        assert container.duration / 1e6 == pytest.approx(4.0, abs=0.5)
+    # Every step between frames, the gap included, is as long in the file as at the source (15 fps).
+    steps = [(t1 - t0, (n1 - n0) / 15) for (t0, n0), (t1, n1) in zip(decoded, decoded[1:], strict=False)]
+    gap = max(steps)
+    assert gap[1] >= 0.8, steps  # the ~1 s without the track is in the file …
+    assert all(abs(in_file - at_source) < 0.25 for in_file, at_source in steps), steps  # … at its true length

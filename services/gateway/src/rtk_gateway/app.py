@@ -115,6 +115,7 @@ async def build(settings: GatewaySettings) -> Service:
         lifespan="off",
         timeout_graceful_shutdown=settings.stop_grace_seconds,
         backlog=4096,
+        timeout_keep_alive=int(settings.http_keepalive_seconds),
         ws_max_size=signaling.limits.MAX_FRAME_BYTES,
     )
     http = _Uvicorn(config)

@@ -4,8 +4,6 @@ recorders, and the event outbox relay."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from pathlib import Path
 
 from nats.aio.msg import Msg
@@ -92,7 +90,6 @@ async def build(settings: RecordingSettings) -> Service:
     authorizer = Authorizer(GrpcAuthBackend(auth_channel, settings.internal_token), settings.internal_token)
     service.add_servicer(recording_service_pb2_grpc.add_RecordingServiceServicer_to_server,
                          RecordingServicer(authorizer, recordings, storage), SERVICE_NAME)
-    background: list[asyncio.Task[None]] = []
 
     async def on_session_event(msg: Msg) -> None:
         event = event_pb2.Event.FromString(msg.data)
@@ -113,18 +110,12 @@ async def build(settings: RecordingSettings) -> Service:
                           on_session_event, deliver_new=True)
         await bus.consume("realtime.events.v1.apps.*.meetings.*.session_ended", f"{prefix}-ended",
                           on_session_event, deliver_new=True)
-        background.append(asyncio.create_task(recordings.sweep_forever(settings.recording_sweep_seconds),
-                                              name="recording-sweeper"))
+        service.run_in_background(recordings.sweep_forever(settings.recording_sweep_seconds), "sweeper")
 
     async def drain() -> None:
         await worker.drain(grace=max(5.0, settings.stop_grace_seconds))
 
     async def stop() -> None:
-        for task in background:
-            task.cancel()
-        for task in background:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         await worker.stop()
         await relay.stop()
         await bus.close()

@@ -82,10 +82,16 @@ spec:
       volumeMounts:
         - name: tmp
           mountPath: /tmp
+        {{- with $svc.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
   volumes:
     - name: tmp
       emptyDir:
         sizeLimit: {{ $svc.tmpSizeLimit }}
+    {{- with $svc.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
   {{- with $svc.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}

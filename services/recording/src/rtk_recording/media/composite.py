@@ -28,6 +28,7 @@ import contextlib
 import fractions
 import math
 import multiprocessing as mp
+import os
 import queue
 import time
 from collections import OrderedDict, deque
@@ -360,11 +361,17 @@ class Compositor:
 
 def _child(config: CompositeConfig, inbox: Any, outbox: Any, processed: Any) -> None:
     """Entry point of the compositor process."""
+    parent = os.getppid()
     try:
         comp = Compositor(config)
         outbox.put(("ready", None))
         while True:
-            msg = inbox.get()
+            try:
+                msg = inbox.get(timeout=1.0)
+            except queue.Empty:
+                if os.getppid() != parent:  # the recorder was killed: nobody will stop us
+                    return
+                continue
             op = msg[0]
             if op == "frame":
                 comp.frame(*msg[1:])

@@ -191,12 +191,12 @@ class RecordingJob(SessionListener):
         await self.recordings.update_fields(self.id, {"participant_id": participant_id})
         if self._stop.is_set():
             return
+        self.pipeline = self._pipeline()  # before joining: the first tracks arrive during the join
         session = await asyncio.wait_for(self.connector(token, self), self.settings.join_timeout)
         self.session = session
         await self.recordings.update_fields(self.id, {"peer_id": session.peer_id})
         if self.session_id and session.session_id and session.session_id != self.session_id:
             raise RuntimeError("the session to record ended before the recorder joined")
-        self.pipeline = self._pipeline()
         async with self._lock:
             if self._stop.is_set():
                 return
@@ -211,6 +211,7 @@ class RecordingJob(SessionListener):
                 await asyncio.wait_for(self._stop.wait(), self.settings.tick)
             if self._stop.is_set():
                 break
+            session.poll()
             self.pipeline.tick()
             if self.pipeline.composite is not None and self.pipeline.composite.failed:
                 raise RuntimeError(f"composite encoder failed: {self.pipeline.composite.failed}")

@@ -144,7 +144,12 @@ class Pipeline:
             if old.track.receiver is track.receiver:
                 return False
             old.tap.detach()  # renegotiated: same track on a new receiver, same file
-        feed = old or Feed(track=track, tap=None, timer=TrackTimer(self.clock))  # type: ignore[arg-type]
+        revived = None
+        if old is None:  # the track was stopped and comes back: same file, the gap stays a gap
+            revived = next((f for f in self.retired if f.track.key == track.key), None)
+            if revived is not None:
+                self.retired.remove(revived)
+        feed = old or revived or Feed(track=track, tap=None, timer=TrackTimer(self.clock))  # type: ignore[arg-type]
         feed.track = track
         feed.need_key = True
         feed.tap = EncodedTap(track.receiver, lambda frame, f=feed: self._on_frame(f, frame))

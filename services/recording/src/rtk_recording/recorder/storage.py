@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 import aiohttp
+from multidict import CIMultiDict
 
 CHUNK = 256 * 1024
 PART_SIZE = 16 * 1024 * 1024
@@ -188,10 +189,10 @@ class S3Storage:
         return f"{prefix}/{key}" if prefix else key
 
     async def _request(self, session: aiohttp.ClientSession, method: str, key: str, body: bytes = b"",
-                       query: dict[str, str] | None = None, extra: dict[str, str] | None = None) -> tuple[int, bytes, dict]:
+                       query: dict[str, str] | None = None, extra: dict[str, str] | None = None) -> tuple[int, bytes, CIMultiDict[str]]:
         headers = self.sig.headers(method, key, _sha256(body), query, extra)
         async with session.request(method, self.sig.url(key, query), data=body or None, headers=headers) as resp:
-            return resp.status, await resp.read(), dict(resp.headers)
+            return resp.status, await resp.read(), CIMultiDict(resp.headers)  # header names: any case
 
     async def put(self, key: str, path: Path, content_type: str) -> int:
         full = self._key(key)
@@ -219,7 +220,10 @@ class S3Storage:
                             session, "PUT", full, chunk, query={"partNumber": str(number), "uploadId": upload_id})
                         if status // 100 != 2:
                             raise StorageError(f"S3 part {number} failed: HTTP {status} {text[:300]!r}")
-                        etags.append(headers.get("ETag", ""))
+                        etag = headers.get("ETag", "")
+                        if not etag:
+                            raise StorageError(f"S3 part {number} answer has no ETag")
+                        etags.append(etag)
                         number += 1
                 done = "<CompleteMultipartUpload>" + "".join(
                     f"<Part><PartNumber>{i}</PartNumber><ETag>{e}</ETag></Part>" for i, e in enumerate(etags, 1)
