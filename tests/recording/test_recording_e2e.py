@@ -278,10 +278,10 @@ async def test_record_on_start_over_grpc_and_session_end_stops_it(rec, rec_stack
         # video tells that the SFU forwards it (to the recorder too).
         e = await rec.peer(meeting_id, "erin", GREEN, None)
         deadline = time.monotonic() + 20
-        while a._media.track_of(e.self.id, "video") is None:
+        while (erin := a.participants.joined.get(e.self.id)) is None or erin.video_track is None:
             assert time.monotonic() < deadline, "carol never received erin's video"
             await asyncio.sleep(0.05)
-        await a._media.track_of(e.self.id, "video").wait_for_frames(3, timeout=20)
+        await erin.video_track.wait_for_frames(3, timeout=20)
         await asyncio.sleep(1.5)
         await e.leave()
         await asyncio.sleep(2.0)

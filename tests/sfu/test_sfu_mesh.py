@@ -39,6 +39,10 @@ async def test_two_peers_decode_each_other(stack, api, connect) -> None:
     assert participant.id == b.self.id and payload["video_enabled"] in (True, False)
     await _expect_mesh([a, b])
     assert a.self.video_enabled and a.participants.joined[b.self.id].video_enabled
+    received = {(r.peer_id, r.kind): r for r in a.received_tracks()}  # what recorders and bots tap
+    assert set(received) == {(b.self.id, "audio"), (b.self.id, "video")}
+    assert received[(b.self.id, "video")].track is a.participants.joined[b.self.id].video_track
+    assert received[(b.self.id, "video")].receiver.track is not None
     timing = b.meta.join_timing  # seconds from join(): exposed by the SDK for every client
     print(f"\njoin timing (b, incl. enabling media): {timing.to_dict()}")
     assert timing is b._media.timing and set(timing.to_dict()) == {

@@ -32,7 +32,7 @@ from realtimekit.errors import (
     ClientError,
     ConnectionLost,
 )
-from realtimekit.media import MediaSession
+from realtimekit.media import MediaSession, ReceivedTrack
 from realtimekit.meta import Meta
 from realtimekit.participants import Participant, Participants, WaitlistedParticipant
 from realtimekit.polls import Polls
@@ -101,6 +101,11 @@ class RealtimeKitClient:
         self._location: Any = None
         self._media = MediaSession(self, auto_subscribe=auto_subscribe, ice_servers=ice_servers)
         self.meta.join_timing = self._media.timing
+
+    def received_tracks(self) -> list[ReceivedTrack]:
+        """Every live track this client receives, with its RTP receiver (for recorders and bots
+        that tap the encoded stream; applications use `participant.video_track` & co.)."""
+        return self._media.received_tracks()
 
     # -- lifecycle ---------------------------------------------------------------------------
 

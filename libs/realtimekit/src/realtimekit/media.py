@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import aioice.ice
 from aiortc import (
@@ -31,6 +31,7 @@ from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
+    RTCRtpReceiver,
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
@@ -126,6 +127,17 @@ class JoinTiming:
         return f"JoinTiming({self.to_dict()})"
 
 
+class ReceivedTrack(NamedTuple):
+    """A track this client receives, with its WebRTC receiver: for server-side consumers
+    (recorders, bots) that read the encoded RTP rather than decoded frames."""
+
+    peer_id: str
+    kind: str  # audio | video | screenshare | screenshareAudio
+    mid: str
+    track: RemoteTrack
+    receiver: RTCRtpReceiver
+
+
 class _Published:
     def __init__(self, label: str, transceiver: RTCRtpTransceiver, outgoing: OutgoingTrack) -> None:
         self.label = label
@@ -175,6 +187,14 @@ class MediaSession:
 
     def remote_tracks(self) -> list[RemoteTrack]:
         return [t for t in self._remote.values() if t.readyState == "live"]
+
+    def received_tracks(self) -> list[ReceivedTrack]:
+        pc = self._sub_pc
+        if pc is None:
+            return []
+        receivers = {t.mid: t.receiver for t in pc.getTransceivers() if t.mid is not None}
+        return [ReceivedTrack(t.peer_id, t.track_kind, t.mid, t, receivers[t.mid])
+                for t in self.remote_tracks() if t.mid in receivers]
 
     def published_track(self, label: str) -> MediaStreamTrack | None:
         entry = self._published.get(label)

@@ -2,18 +2,15 @@
 
 `SdkSession.connect()` joins with the recorder participant's token (preset `recorder_preset_v2`:
 is_recorder, hidden — the orchestrator never shows it to the others) and receives every track
-(the SDK subscribes to all after join). What it receives is read from the SDK's media module:
-each live remote track (publisher, RealtimeKit kind, mid) is matched to the aiortc receiver of
-that mid on the subscriber connection and reported to the listener as a `RemoteTrack`.
+(the SDK subscribes to all after join). What it receives comes from the SDK's
+`received_tracks()`: each live remote track (publisher, RealtimeKit kind, mid) with the aiortc
+receiver of that mid, reported to the listener as a `RemoteTrack`.
 
 `poll()` (called by the job about ten times a second, and on every SDK participant or track
 event) reconciles what the SDK receives with what was reported, so that every ordering of
 "participant joined" and "track arrived" works, peers leaving remove their tracks, and a
 renegotiation — a peer stopping or starting a track, a new subscriber connection after a
 reconnect — re-reports the track on its new receiver (the pipeline keeps its file).
-
-The SDK has no public accessor for receivers; the two private names used are checked in
-`_check_sdk()` so that an SDK change fails the recording with a clear error.
 """
 
 from __future__ import annotations
@@ -53,12 +50,6 @@ class MediaSession(Protocol):
     async def close(self) -> None: ...
 
 
-def _check_sdk(meeting: Any) -> None:
-    media = getattr(meeting, "_media", None)
-    if media is None or not hasattr(media, "remote_tracks") or not hasattr(media, "_sub_pc"):
-        raise RuntimeError("the realtimekit SDK lacks _media.remote_tracks/_sub_pc: the recorder needs a matching SDK")
-
-
 class SdkSession:
     """A recorder peer on top of `realtimekit.RealtimeKitClient`."""
 
@@ -81,7 +72,6 @@ class SdkSession:
                                    auto_subscribe=True), join_timeout)
         session = cls(meeting, listener)
         try:
-            _check_sdk(meeting)
             await asyncio.wait_for(session._join(), join_timeout)
         except BaseException:
             with contextlib.suppress(Exception):
@@ -103,28 +93,20 @@ class SdkSession:
         self.poll()
 
     # -- reconciliation -----------------------------------------------------------------------
-    def _receivers(self) -> dict[str, Any]:
-        pc = self.meeting._media._sub_pc
-        if pc is None:
-            return {}
-        return {t.mid: t.receiver for t in pc.getTransceivers() if t.mid is not None and t.receiver is not None}
-
     def poll(self) -> None:
         """Report tracks that appeared (or moved to a new receiver) and tracks that went away."""
         if self._closed:
             return
         joined = self.meeting.participants.joined
-        receivers = self._receivers()
         present: dict[str, RemoteTrack] = {}
-        for remote in self.meeting._media.remote_tracks():
-            label = _LABELS.get(remote.track_kind)
-            receiver = receivers.get(remote.mid)
-            if label is None or receiver is None or remote.peer_id == self.peer_id:
+        for received in self.meeting.received_tracks():
+            label = _LABELS.get(received.kind)
+            if label is None or received.peer_id == self.peer_id:
                 continue
-            participant = joined.get(remote.peer_id)
-            present[f"{remote.peer_id}:{label}"] = RemoteTrack(
-                peer_id=remote.peer_id, user_id=getattr(participant, "user_id", "") or "",
-                name=getattr(participant, "name", "") or "", label=label, receiver=receiver)
+            participant = joined.get(received.peer_id)
+            present[f"{received.peer_id}:{label}"] = RemoteTrack(
+                peer_id=received.peer_id, user_id=getattr(participant, "user_id", "") or "",
+                name=getattr(participant, "name", "") or "", label=label, receiver=received.receiver)
         for key in [k for k in self._known if k not in present]:
             self._known.pop(key)
             self.listener.track_removed(key)
