@@ -15,7 +15,6 @@ import multiprocessing as mp
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -95,7 +94,6 @@ def main() -> int:
 
     import httpx
     import psutil
-
     from rtk_cli.devstack import DevStack
 
     data_dir = Path(tempfile.mkdtemp(prefix="rtk-bench-api-"))

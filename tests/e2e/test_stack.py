@@ -15,7 +15,6 @@ import httpx
 import psutil
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from rtk_cli.embedded import free_port, port_open
 
 GRPCURL = str(Path(sys.executable).parent / "grpcurl")
@@ -160,7 +159,6 @@ def _reachable(host: str, port: int) -> bool:
 )
 async def test_external_postgres_and_nats_replace_the_embedded_ones(tmp_path):
     import asyncpg
-
     from rtk_cli.devstack import DevStack
 
     admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")

@@ -2,7 +2,6 @@ import asyncio
 import uuid
 
 from google.protobuf import timestamp_pb2
-
 from rtkit.bus import EventBus, event_subject
 
 

@@ -2,7 +2,6 @@ import asyncio
 
 import asyncpg
 import pytest
-
 from rtkit import db
 
 

@@ -2,7 +2,6 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-
 from realtime.common.v1 import error_reason_pb2
 from rtkit.errors import ERROR_TABLE, KNOWN_REASONS, ApiError, invalid_field
 

@@ -84,7 +84,8 @@ class EventBus:
                 if "already in use" not in str(exc):
                     raise
 
-    async def publish(self, subject: str, message: Message, *, event_id: str, timeout: float = 5.0) -> None:
+    async def publish(self, subject: str, message: Message, *, event_id: str,
+                      timeout: float = 5.0) -> None:  # noqa: ASYNC109 - the JetStream ack deadline
         """Publish durably (JetStream ack) with de-duplication on `event_id`."""
         headers = telemetry.inject_headers(
             {"Nats-Msg-Id": event_id, MESSAGE_TYPE_HEADER: message.DESCRIPTOR.full_name}
@@ -131,7 +132,7 @@ class EventBus:
             while True:
                 try:
                     messages = await sub.fetch(batch=32, timeout=1.0)
-                except (asyncio.TimeoutError, nats.errors.TimeoutError):
+                except (TimeoutError, nats.errors.TimeoutError):
                     continue
                 except asyncio.CancelledError:
                     raise

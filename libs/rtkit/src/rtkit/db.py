@@ -64,7 +64,7 @@ async def create_pool(
                 reset=_no_session_state,
                 server_settings={"search_path": f"{schema},public", "application_name": f"rtk-{schema}"},
             )
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             if asyncio.get_running_loop().time() > deadline:
                 raise
             log.warning("db_waiting", error=str(exc))
@@ -125,7 +125,7 @@ async def migrate(dsn: str, schema: str, migrations_dir: Path, *, wait_seconds: 
         try:
             conn = await asyncpg.connect(dsn, timeout=5)
             break
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, asyncpg.PostgresError):
             if asyncio.get_running_loop().time() > deadline:
                 raise
             await asyncio.sleep(0.5)

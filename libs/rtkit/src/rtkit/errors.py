@@ -11,7 +11,6 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
-
 from realtime.common.v1 import error_reason_pb2
 
 DOMAIN = "realtime.rtk"

@@ -13,12 +13,11 @@ are generic, driven by descriptors:
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from google.protobuf import descriptor, field_mask_pb2, json_format, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
-
 from realtime.common.v1 import options_pb2
 
 _RENAMES = {"create_time": "created_at", "update_time": "updated_at"}
@@ -36,7 +35,7 @@ def _enum_prefix(enum: descriptor.EnumDescriptor) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", enum.name).upper() + "_"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _enum_tables(enum: descriptor.EnumDescriptor) -> tuple[dict[int, str], dict[str, int]]:
     prefix = _enum_prefix(enum)
     to_wire: dict[int, str] = {}

@@ -8,7 +8,6 @@ import contextlib
 
 import uvicorn
 from fastapi import FastAPI
-
 from rtkit.server import Service
 
 from rtk_gateway import placement, signaling

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import grpc
-
 from realtime.auth.v1 import auth_service_pb2_grpc
 from realtime.meeting.v1 import (
     meeting_service_pb2_grpc,

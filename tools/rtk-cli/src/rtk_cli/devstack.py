@@ -199,7 +199,7 @@ class DevStack:
             self.internal_token = self._setting("RTK_INTERNAL_TOKEN") or secret_file(self.data_dir / "internal_token")
             self.stack_id = secret_file(self.data_dir / "stack_id", nbytes=6)
             self._plan()
-            for name, svc in self.services.items():
+            for svc in self.services.values():
                 self._check_port_free(svc)
                 svc.env = self._env_for(svc)
                 self._spawn(svc)

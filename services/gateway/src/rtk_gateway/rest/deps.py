@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Path, Request
-
 from rtkit.clients import ACCOUNT_HEADER
 from rtkit.errors import ApiError
 

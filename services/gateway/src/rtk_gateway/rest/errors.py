@@ -5,11 +5,10 @@ from __future__ import annotations
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
 from rtkit.errors import ApiError, decode_rpc_error
 from rtkit.logging import get_logger
 from rtkit.wire import WireError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rtk_gateway.rest.envelope import error
 
