@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 DB_NAME = "realtime"
@@ -43,7 +44,11 @@ class EmbeddedPostgres:
         self._server = None
 
     def start(self) -> str:
-        import pgserver
+        with warnings.catch_warnings():
+            # pgserver picks its socket directory at import; without a login session (servers,
+            # containers, CI) platformdirs warns and falls back to /tmp/runtime-<uid>, which is fine.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            import pgserver
 
         self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
         admin_uri = self._server.get_uri()
