@@ -25,7 +25,8 @@ FRAME_BITS = 12
 
 
 class ColourVideoTrack(MediaStreamTrack):
-    """A solid colour (RGB) with a small moving block (so frames differ)."""
+    """A solid colour (RGB) with a small moving block (so frames differ) and its frame number
+    drawn near the bottom; frame n is produced at `started_wall + n / fps` (wall clock)."""
 
     kind = "video"
 
@@ -34,12 +35,14 @@ class ColourVideoTrack(MediaStreamTrack):
         self.rgb, self.width, self.height, self.fps = rgb, width, height, fps
         self._n = 0
         self._start: float | None = None
+        self.started_wall: float | None = None
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":
             raise MediaStreamError
         if self._start is None:
             self._start = time.monotonic()
+            self.started_wall = time.time()
         else:
             delay = self._start + self._n / self.fps - time.monotonic()
             if delay > 0:
@@ -166,7 +169,7 @@ def close_to(rgb: tuple[int, int, int], target: tuple[int, int, int], tolerance:
 
 
 def frame_number(frame_rgb: np.ndarray) -> int:
-    """The source frame number drawn by ColourVideoTrack (a 320x240 track)."""
+    """The source frame number drawn by ColourVideoTrack (a frame at its source size)."""
     height = frame_rgb.shape[0]
     n = 0
     for bit in range(FRAME_BITS):

@@ -322,6 +322,72 @@ async def test_record_on_start_over_grpc_and_session_end_stops_it(rec, rec_stack
     assert all(is_(c, BLUE) for c in centre[-5:-1]), centre  # erin's tile went away, carol's stayed
 
 
+async def test_screenshare_is_recorded_and_an_alone_recorder_stops_by_itself(rec, rec_stack, tmp_path):
+    """A peer shares its screen 1.5 s into the recordings and then leaves: the screenshare is a
+    track file of its own (VP8 .webm at the shared size) whose `start_offset` places it on the
+    recording timeline, the composite gives it the main area, and with nobody left but the
+    recorders both recordings stop by themselves (ALL_PEERS_LEFT) and are uploaded."""
+    meeting_id = await rec.meeting()
+    frank = await rec.peer(meeting_id, "frank", None, 440)
+    camera = ColourVideoTrack(RED, fps=SOURCE_FPS)
+    await frank.self.enable_video(camera)
+    composite = await rec.ok("POST", "/recordings", json={
+        "meeting_id": meeting_id, "video_config": {"codec": "H264", "width": 640, "height": 360}})
+    track = (await rec.ok("POST", "/recordings/track", json={
+        "meeting_id": meeting_id, "allow_multiple_recordings": True,
+        "layers": {"default": {"file_name_prefix": "ss", "media_kind": "audio"}, "cam": {"media_kind": "video"}}}
+    ))["recording"]
+    await rec.until_status(composite["id"], "RECORDING")
+    await rec.until_status(track["id"], "RECORDING")
+    await asyncio.sleep(1.5)
+    screen = ColourVideoTrack(GREEN, width=640, height=360, fps=SOURCE_FPS)
+    await frank.self.enable_screen_share(screen)
+    await asyncio.sleep(3.0)
+    await frank.leave()  # nobody left but the (hidden) recorders: no stop call from here on
+
+    composite, track = await asyncio.gather(*(rec.until_status(r["id"], "UPLOADED", "ERRORED")
+                                              for r in (composite, track)))
+    for done in (composite, track):
+        assert done["status"] == "UPLOADED", done
+        assert done["stop_reason"]["reason"] == "ALL_PEERS_LEFT", done
+
+    # Track recording: the camera and the screenshare, each in its own file, each placed on the
+    # recording timeline where its first frame was captured (frame numbers drawn by the sources).
+    started = _iso(track["started_time"]).timestamp()
+    files = {f["stream_kind"]: f for f in track["files"]}
+    assert sorted(files) == ["audio", "screenshare", "video"], track["files"]
+    for kind, source, marker in (("video", camera, "_webcam_video_"), ("screenshare", screen, "_screenshare_video_")):
+        f = files[kind]
+        assert f["name"].startswith("ss_") and marker in f["name"] and f["name"].endswith(".webm"), f
+        assert f["content_type"] == "video/webm" and f["display_name"] == "frank"
+        path = tmp_path / f["name"]
+        await rec.download(f["download_url"], path)
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            assert stream.codec_context.name == "vp8"
+            assert (stream.codec_context.width, stream.codec_context.height) == (source.width, source.height)
+        decoded = _frames(path)
+        assert decoded[0].shape[:2] == (source.height, source.width)
+        assert close_to(dominant_rgb(decoded[len(decoded) // 2], source.width // 2, source.height // 2), source.rgb)
+        first_captured = source.started_wall + frame_number(decoded[0]) / SOURCE_FPS
+        assert f["start_offset"] == pytest.approx(first_captured - started, abs=0.5), (kind, f)
+    assert files["screenshare"]["start_offset"] >= 1.5 - 0.5  # shared 1.5 s after RECORDING was seen
+
+    # Composite: first the camera alone (the whole frame), then the screenshare in the main area
+    # (the left three quarters) and the camera in the column on the right.
+    path = tmp_path / composite["output_file_name"]
+    await rec.download(composite["download_url"], path)
+    frames = _frames(path)
+    assert frames[0].shape[:2] == (360, 640)
+    camera_only = [i for i, f in enumerate(frames) if close_to(dominant_rgb(f, 320, 180), RED)]
+    shared = [i for i, f in enumerate(frames)
+              if all(close_to(dominant_rgb(f, x, 180), GREEN) for x in (60, 240, 420))
+              and close_to(dominant_rgb(f, 560, 180), RED)]
+    assert camera_only and shared and max(camera_only) < min(shared), (camera_only, shared)
+    assert min(shared) - max(camera_only) <= 2, (camera_only, shared)  # no blank main area while it connects
+    assert len(shared) >= 15, shared  # ~3 s at 10 fps
+
+
 async def test_a_crashed_recorder_errors_its_recordings(rec, rec_stack, s3_server, monkeypatch):
     meeting_id = await rec.meeting()
     await rec.peer(meeting_id, "dave", RED, None)

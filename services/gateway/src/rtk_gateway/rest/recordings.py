@@ -116,7 +116,8 @@ def file_json(f: R.RecordingFile) -> dict[str, Any]:
                             "content_type": f.content_type, "size": f.size_bytes,
                             "duration": round(f.duration_seconds, 3), "download_url": f.download_url or None}
     if f.kind == R.RECORDING_FILE_KIND_TRACK:
-        data.update(peer_id=f.peer_id, user_id=f.user_id, stream_kind=f.track_kind, display_name=f.display_name)
+        data.update(peer_id=f.peer_id, user_id=f.user_id, stream_kind=f.track_kind, display_name=f.display_name,
+                    start_offset=round(f.start_offset_seconds, 3))
     return data
 
 

@@ -133,7 +133,7 @@ def to_proto(row: asyncpg.Record, signer: DownloadSigner | None) -> R.Recording:
             user_id=item.get("user_id", ""), track_kind=item.get("track_kind", ""), codec=item.get("codec", ""),
             content_type=item.get("content_type", ""), size_bytes=item.get("size_bytes", 0),
             duration_seconds=item.get("duration_seconds", 0.0), storage_key=item.get("storage_key", ""),
-            display_name=item.get("display_name", ""),
+            display_name=item.get("display_name", ""), start_offset_seconds=item.get("start_offset_seconds", 0.0),
         )
         if downloadable:
             assert signer is not None

@@ -3,7 +3,7 @@ process so that decoding, scaling, mixing and encoding never run on the recorder
 (which keeps receiving, and forwarding to per-track muxers, while the encoder works).
 
     comp = CompositeProcess(config); comp.start()
-    comp.add_track(key, "video", name); comp.frame(key, codec, pts, data, keyframe); comp.tick(pos)
+    comp.add_track(key, "video", name, screen); comp.frame(key, codec, pts, data, keyframe); comp.tick(pos)
     result = await comp.stop(pos)     # {"files": [...], "duration": s, "frames": n}
 
 | video_config.codec | Main file | Audio export |
@@ -11,6 +11,10 @@ process so that decoding, scaling, mixing and encoding never run on the recorder
 | H264 (default) | MP4, H.264 (libx264) + AAC | `.m4a` (AAC) |
 | VP8 | WebM, VP8 (libvpx) + Opus | `.ogg` (Opus) |
 | VP9 | WebM, VP9 (libvpx-vp9) + Opus | `.ogg` (Opus) |
+
+Layout: a grid of equal tiles (√n columns, pictures letterboxed); when someone shares their
+screen, the screenshare takes the left three quarters and the cameras a column on the right
+(`Compositor._layout`).
 
 Timing: the parent sends encoded frames stamped on the recording timeline (media/clock.py) and a
 `tick(position)` about ten times a second; the child renders output up to `position - latency`
@@ -30,6 +34,7 @@ import math
 import multiprocessing as mp
 import os
 import queue
+import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass, field
@@ -63,8 +68,8 @@ class CompositeConfig:
     video_bitrate: int = 0  # 0: derived from the frame size
 
     def normalized(self) -> CompositeConfig:
-        w = max(64, min(1920, self.width)) // 16 * 16
-        h = max(64, min(1920, self.height)) // 16 * 16
+        w = max(64, min(1920, self.width)) // 2 * 2  # any even size: libx264/libvpx pad internally
+        h = max(64, min(1920, self.height)) // 2 * 2
         codec = self.video_codec if self.video_codec in LAYOUTS else "h264"
         return CompositeConfig(**{**asdict(self), "width": w, "height": h, "video_codec": codec,
                                   "fps": max(1, min(60, self.fps))})
@@ -74,6 +79,7 @@ class CompositeConfig:
 class _VideoTrack:
     name: str
     decoder: Any
+    screen: bool = False
     pending: deque = field(default_factory=deque)
     current: Any = None
     cache_key: tuple | None = None
@@ -174,11 +180,11 @@ class Compositor:
         return stream
 
     # -- input ------------------------------------------------------------------------------
-    def add_track(self, key: str, kind: str, name: str = "") -> None:
+    def add_track(self, key: str, kind: str, name: str = "", screen: bool = False) -> None:
         av = self.av
         if kind == "video":
             if key not in self.videos:
-                self.videos[key] = _VideoTrack(name=name, decoder=None)
+                self.videos[key] = _VideoTrack(name=name, decoder=None, screen=screen)
                 self._dirty = True
         elif key not in self.audios:
             layout = "mono" if self.channels == 1 else "stereo"
@@ -260,12 +266,33 @@ class Compositor:
             self._render_audio()
         self.rendered = until
 
-    def _layout(self) -> list[tuple[int, int, int, int]]:
-        n = max(1, len(self.videos))
+    @staticmethod
+    def _grid(n: int, x0: int, y0: int, w: int, h: int) -> list[tuple[int, int, int, int]]:
+        """`n` equal cells (√n columns) filling the box at (x0, y0) of size w×h."""
         cols = math.ceil(math.sqrt(n))
         rows = math.ceil(n / cols)
-        cw, ch = self.W // cols // 2 * 2, self.H // rows // 2 * 2
-        return [((i % cols) * cw, (i // cols) * ch, cw, ch) for i in range(n)]
+        cw, ch = w // cols // 2 * 2, h // rows // 2 * 2
+        return [(x0 + (i % cols) * cw, y0 + (i // cols) * ch, cw, ch) for i in range(n)]
+
+    def _layout(self) -> list[tuple[tuple[int, int, int, int], _VideoTrack]]:
+        """Where each video track goes. Without a screenshare: a grid of equal tiles. With one:
+        the screenshare(s) take the main area (the left three quarters; all of it when nobody
+        else has video) and the cameras a column of tiles on the right, as RealtimeKit's
+        recording layout gives a screenshare prominence. A screenshare counts from its first
+        picture on, so that starting one does not blank the main area while it connects."""
+        screens = [t for t in self.videos.values() if t.screen and t.current is not None]
+        cameras = [t for t in self.videos.values() if not t.screen]
+        if not screens or not cameras:
+            tracks = screens or cameras
+            return list(zip(self._grid(len(tracks), 0, 0, self.W, self.H), tracks, strict=True)) if tracks else []
+        main_w = self.W * 3 // 4 // 2 * 2
+        strip_w = self.W - main_w
+        rows = min(len(cameras), 4)
+        cols = math.ceil(len(cameras) / rows)
+        cw, ch = strip_w // cols // 2 * 2, self.H // rows // 2 * 2
+        strip = [(main_w + (i // rows) * cw, (i % rows) * ch, cw, ch) for i in range(len(cameras))]
+        return [*zip(self._grid(len(screens), 0, 0, main_w, self.H), screens, strict=True),
+                *zip(strip, cameras, strict=True)]
 
     def _render_video(self, t: float) -> None:
         av, np = self.av, self.np
@@ -277,7 +304,7 @@ class Compositor:
             self.Y.fill(16)
             self.U.fill(128)
             self.V.fill(128)
-            for (x, y, cw, ch), track in zip(self._layout(), self.videos.values(), strict=False):
+            for (x, y, cw, ch), track in self._layout():
                 if track.current is None:
                     continue
                 src = track.current
@@ -359,9 +386,20 @@ class Compositor:
                 "audio_packets": self.audio_packets}
 
 
-def _child(config: CompositeConfig, inbox: Any, outbox: Any, processed: Any) -> None:
-    """Entry point of the compositor process."""
-    parent = os.getppid()
+def _watch_parent(parent: int) -> None:
+    """Exit at once when the recorder is gone (killed: nobody will stop us). A thread, so that it
+    also works while the main loop is blocked — in the encoder, or reading a message the killed
+    parent had half written into the queue's pipe."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(3)
+
+
+def _child(config: CompositeConfig, inbox: Any, outbox: Any, processed: Any, parent: int) -> None:
+    """Entry point of the compositor process. `parent` is the recorder's pid, passed in rather than
+    read here: a recorder killed while this process was still starting would otherwise go
+    unnoticed (the child would read its new parent's pid)."""
+    threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent", daemon=True).start()
     try:
         comp = Compositor(config)
         outbox.put(("ready", None))
@@ -369,8 +407,6 @@ def _child(config: CompositeConfig, inbox: Any, outbox: Any, processed: Any) -> 
             try:
                 msg = inbox.get(timeout=1.0)
             except queue.Empty:
-                if os.getppid() != parent:  # the recorder was killed: nobody will stop us
-                    return
                 continue
             op = msg[0]
             if op == "frame":
@@ -407,7 +443,8 @@ class CompositeProcess:
         self._processed = ctx.RawValue("q", 0)
         self._sent = 0
         self.dropped = 0
-        self._process = ctx.Process(target=_child, args=(self.config, self._inbox, self._outbox, self._processed),
+        self._process = ctx.Process(target=_child, args=(self.config, self._inbox, self._outbox, self._processed,
+                                                         os.getpid()),
                                     name=f"rtk-composite-{self.config.base_name}", daemon=True)
         self.pid: int | None = None
         self.failed: str | None = None
@@ -425,8 +462,8 @@ class CompositeProcess:
             self._inbox.put(msg)
             self._sent += 1
 
-    def add_track(self, key: str, kind: str, name: str = "") -> None:
-        self._send(("add", key, kind, name))
+    def add_track(self, key: str, kind: str, name: str = "", screen: bool = False) -> None:
+        self._send(("add", key, kind, name, screen))
 
     def remove_track(self, key: str) -> None:
         self._send(("remove", key))

@@ -7,7 +7,8 @@
 | H.264 | MP4 (Annex B in, avcC written by the muxer) | video/mp4 |
 
 Timestamps are the recording timeline's (media/clock.py) shifted so that the file starts at 0;
-gaps (a muted or stalled publisher) stay gaps, paused intervals are not on the timeline at all.
+where the file starts on the timeline is `TrackFileInfo.start_offset_seconds` (stored with the
+recording's files, for whoever lines the tracks up again); gaps (a muted or stalled publisher) stay gaps, paused intervals are not on the timeline at all.
 Video starts at a key frame; frames that would go backwards in time are dropped.
 """
 
@@ -61,6 +62,7 @@ class TrackFileInfo:
     size_bytes: int
     duration_seconds: float
     frames: int
+    start_offset_seconds: float = 0.0  # the first frame's position on the recording timeline
 
 
 class TrackWriter:
@@ -138,4 +140,4 @@ class TrackWriter:
         self._container = None
         return TrackFileInfo(path=self.path, codec=self.codec, content_type=CONTAINERS[self.codec][2],
                              size_bytes=self.path.stat().st_size, duration_seconds=self._end_ms / 1000,
-                             frames=self.frames)
+                             frames=self.frames, start_offset_seconds=self._origin or 0.0)

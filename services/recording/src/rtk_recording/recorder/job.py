@@ -290,7 +290,7 @@ class RecordingJob(SessionListener):
                 name=f.path.name, kind=_FILE_KIND[f.kind], peer_id=f.peer_id, user_id=f.user_id,
                 track_kind=f.track_kind, codec=f.codec, content_type=f.content_type, size_bytes=f.size_bytes,
                 duration_seconds=round(f.duration_seconds, 3), storage_key=key if builtin else "",
-                display_name=f.display_name,
+                display_name=f.display_name, start_offset_seconds=round(f.start_offset_seconds, 3),
             ))
         return out
 

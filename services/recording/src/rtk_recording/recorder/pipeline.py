@@ -106,6 +106,7 @@ class OutputFile:
     user_id: str = ""
     track_kind: str = ""
     display_name: str = ""
+    start_offset_seconds: float = 0.0
 
 
 class Pipeline:
@@ -155,7 +156,7 @@ class Pipeline:
         feed.tap = EncodedTap(track.receiver, lambda frame, f=feed: self._on_frame(f, frame))
         self.feeds[track.key] = feed
         if old is None and self.composite is not None:
-            self.composite.add_track(track.key, track.kind, track.name)
+            self.composite.add_track(track.key, track.kind, track.name, screen=track.label == "screenshare")
         log.info("track_added", peer_id=track.peer_id, label=track.label, mode=self.mode)
         return True
 
@@ -259,7 +260,8 @@ class Pipeline:
                 files.append(OutputFile(path=info.path, kind="track", codec=info.codec,
                                         content_type=info.content_type, size_bytes=info.size_bytes,
                                         duration_seconds=info.duration_seconds, peer_id=track.peer_id,
-                                        user_id=track.user_id, track_kind=track.label, display_name=track.name))
+                                        user_id=track.user_id, track_kind=track.label, display_name=track.name,
+                                        start_offset_seconds=info.start_offset_seconds))
         return files
 
     def abort(self) -> None:

@@ -443,7 +443,7 @@ Global___Caller: _TypeAlias = Caller  # noqa: Y015
 @_typing.final
 class RecordingFile(_message.Message):
     """One output file.
-    NEXT-ID: 13
+    NEXT-ID: 14
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -460,6 +460,7 @@ class RecordingFile(_message.Message):
     DOWNLOAD_URL_FIELD_NUMBER: _builtins.int
     STORAGE_KEY_FIELD_NUMBER: _builtins.int
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    START_OFFSET_SECONDS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """File name (also the object key's last component)."""
     kind: Global___RecordingFileKind.ValueType
@@ -484,6 +485,11 @@ class RecordingFile(_message.Message):
     """Storage key (path relative to the storage root)."""
     display_name: _builtins.str
     """Display name of the recorded participant (track files)."""
+    start_offset_seconds: _builtins.float
+    """Where the file's first frame belongs on the recording timeline, in seconds from the
+    recording's start (paused intervals excluded) (track files; 0 for the composite and its
+    audio export, which span the whole timeline). The file itself starts at 0.
+    """
     def __init__(
         self,
         *,
@@ -499,10 +505,11 @@ class RecordingFile(_message.Message):
         download_url: _builtins.str = ...,
         storage_key: _builtins.str = ...,
         display_name: _builtins.str = ...,
+        start_offset_seconds: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["codec", b"codec", "content_type", b"content_type", "display_name", b"display_name", "download_url", b"download_url", "duration_seconds", b"duration_seconds", "kind", b"kind", "name", b"name", "peer_id", b"peer_id", "size_bytes", b"size_bytes", "storage_key", b"storage_key", "track_kind", b"track_kind", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["codec", b"codec", "content_type", b"content_type", "display_name", b"display_name", "download_url", b"download_url", "duration_seconds", b"duration_seconds", "kind", b"kind", "name", b"name", "peer_id", b"peer_id", "size_bytes", b"size_bytes", "start_offset_seconds", b"start_offset_seconds", "storage_key", b"storage_key", "track_kind", b"track_kind", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
