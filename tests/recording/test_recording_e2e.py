@@ -282,7 +282,7 @@ async def test_record_on_start_over_grpc_and_session_end_stops_it(rec, rec_stack
             assert time.monotonic() < deadline, "carol never received erin's video"
             await asyncio.sleep(0.05)
         await erin.video_track.wait_for_frames(3, timeout=20)
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(3.0)  # the recorder subscribes on its own: leave it time to show erin's tile
         await e.leave()
         await asyncio.sleep(2.0)
         # Ending the session (kick-all) stops the recording; the file is complete.
