@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 from stack_support import RestApi, SdkClients, loopback_only_ice, start_stack
 from web_browser import WEB_DIR, Browser
+from web_helpers import RESUME_WINDOW_SECONDS
 
 loopback_only_ice()  # the Python SDK peers of these tests
-
-RESUME_WINDOW_SECONDS = 15
 
 
 def _find_chromium() -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from web_helpers import decoded, open_meeting, wait_participants, wait_tile
+from web_helpers import RESUME_WINDOW_SECONDS, decoded, open_meeting, wait_participants, wait_tile
 
 # JS: the accessible name of the focused element (aria-label, <label for>, or its text).
 FOCUSED_NAME = """() => {
@@ -86,6 +86,7 @@ async def test_keyboard_only_user_joins_mutes_chats_and_leaves(browser: Any, pag
     await _tab_to(kim, "Settings")
     await kim.keyboard("Enter")
     await kim.wait('role=dialog[name="Device settings"] >> role=combobox[name="Camera device"]')
+    await _focus_settles_on(kim, "Microphone device")  # the dialog takes the focus
     await kim.keyboard("Escape")
     await kim.wait('role=dialog[name="Device settings"]', state="hidden")
     await _focus_settles_on(kim, "Settings")
@@ -199,3 +200,58 @@ async def test_demo_launcher_links_lead_into_the_meeting(browser: Any, pages: li
     await guest.wait('rtk-meeting[data-screen="meeting"]', timeout=20)
     await wait_tile(guest, "Hal", videoEnabled="true")
     await wait_tile(host, "Gia", videoEnabled="true")
+
+
+async def test_connection_lost_when_the_resume_window_runs_out_then_rejoin(browser: Any, pages: list[Any], stack: Any,
+                                                                           api: Any) -> None:
+    meeting_id = await api.meeting("connection lost")
+    bob = await open_meeting(browser, pages, stack, "bob", await api.token(meeting_id, "group_call_host", "Bob"),
+                             audio="false", video="false")
+    ada = await open_meeting(browser, pages, stack, "ada", await api.token(meeting_id, "group_call_participant", "Ada"),
+                             audio="false")
+    await wait_participants(bob, 1)
+    await decoded(bob, "Ada", "video", min_frames=5)
+    first_peer = await ada.eval("() => window.meeting.self.id")
+    resume_window_ms = await ada.eval("() => window.meeting._resumeWindowMs")
+    assert resume_window_ms == RESUME_WINDOW_SECONDS * 1000, resume_window_ms
+    await ada.eval("""() => {
+      window.__events = [];
+      const m = window.meeting;
+      m.self.on('roomLeft', (e) => window.__events.push('roomLeft:' + e.state));
+      m.self.on('roomJoined', (e) => window.__events.push('roomJoined:' + e.reconnected));
+      m.self.on('reconnectFailed', (e) => window.__events.push('reconnectFailed:' + e.name));
+      m.meta.on('socketConnectionUpdate', (e) => {
+        if (window.__events[window.__events.length - 1] !== 'socket:' + e.state) window.__events.push('socket:' + e.state);
+      });
+    }""")
+    await bob.eval("() => { window.__left = []; window.meeting.participants.on('participantLeft', (p) => window.__left.push(p.name)); }")
+
+    # Ada's browser goes offline and its socket drops: every resume attempt fails until the
+    # window is over. Meanwhile the page says it is reconnecting.
+    await ada.set_offline(True)
+    await ada.eval("() => window.meeting._socket.drop()")
+    await ada.wait('rtk-connection-state[data-state="reconnecting"]')
+    await ada.wait('rtk-ended-screen >> role=heading[name="Connection lost"]', timeout=RESUME_WINDOW_SECONDS + 15)
+    events = await ada.eval("() => window.__events")
+    assert events[:3] == ["socket:disconnected", "roomLeft:disconnected", "socket:reconnecting"], events
+    assert events[-2:] == ["socket:failed", "reconnectFailed:ConnectionLost"], events
+    assert "roomJoined:true" not in events, events
+    assert await ada.eval("() => [window.meeting.self.roomState, window.meeting.meta.socketState.state]") \
+        == ["disconnected", "failed"]
+    # The server gave up on Ada too: Bob sees her leave.
+    await wait_participants(bob, 0, timeout=RESUME_WINDOW_SECONDS + 15)
+    assert await bob.eval("() => window.__left") == ["Ada"]
+
+    # Rejoin while still offline fails and says so; back online, Rejoin brings Ada back in as a
+    # new peer, with her camera.
+    await ada.click('rtk-ended-screen >> role=button[name="Rejoin"]')
+    await ada.wait('rtk-ended-screen >> role=alert >> text=/^Could not rejoin/')
+    await ada.set_offline(False)
+    await ada.click('rtk-ended-screen >> role=button[name="Rejoin"]')
+    await ada.wait('rtk-meeting[data-screen="meeting"]')
+    await ada.wait('rtk-connection-state[data-state="connected"]')
+    assert await ada.eval("() => window.meeting.self.id") != first_peer
+    await wait_participants(ada, 1)
+    await wait_participants(bob, 1)
+    await wait_tile(bob, "Ada", videoEnabled="true")
+    await decoded(bob, "Ada", "video", min_frames=5)

@@ -9,6 +9,10 @@ from urllib.parse import quote
 
 from web_browser import Browser, Page
 
+# The server's resume window in the web test stack (RTK_ORCHESTRATOR_RESUME_WINDOW_SECONDS): a
+# dropped page resumes well within it; the "connection lost" test waits it out.
+RESUME_WINDOW_SECONDS = 8
+
 JOIN_BUTTON = 'role=button[name="Join meeting"]'
 
 

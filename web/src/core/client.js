@@ -567,7 +567,9 @@ export class RealtimeKitClient {
 
   _onSocketClosed(socket, closed) {
     if (socket !== this._socket) return;
-    this.meta._socket('disconnected');
+    // Only a connected socket becomes "disconnected": a failed attempt while reconnecting (or
+    // after giving up) leaves the state at "reconnecting" (or "failed").
+    if (this.meta.socketState.state === 'connected') this.meta._socket('disconnected');
     if (closed.initiatedLocally || this._leaving) return;
     if (FINAL_CLOSE_CODES.has(closed.code)) {
       // Closed for good without a room-state push (e.g. the peer was gone at a heartbeat).

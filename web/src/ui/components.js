@@ -625,6 +625,52 @@ export class RtkPolls extends RtkElement {
     this.listen(meeting.self, 'roomJoined', () => this.update());
   }
 
+  _option(poll, option, index, canVote, showCount, total) {
+    const m = this.meeting;
+    const text = h('span', { class: 'rtk-poll-option-text' }, option.text);
+    const percent = total ? ` (${Math.round((100 * option.count) / total)}%)` : '';
+    return h('li', {},
+      canVote
+        ? h('button', { type: 'button', class: 'rtk-btn rtk-btn-small', 'aria-label': `Vote ${option.text}`, 'data-focus-key': `vote:${poll.id}:${index}`,
+          onclick: (e) => {
+            e.currentTarget.disabled = true; // one click, one vote
+            m.polls.vote(poll.id, index).catch((err) => {
+              failed(this, 'Vote')(err);
+              this.update();
+            });
+          } }, text)
+        : text,
+      showCount ? h('span', { class: 'rtk-poll-count', 'aria-label': `${option.count} ${option.count === 1 ? 'vote' : 'votes'}${percent}` },
+        `${option.count}${percent}`) : null);
+  }
+
+  /** The form keeps what the user typed across re-renders (a vote elsewhere re-renders the list). */
+  _form() {
+    const m = this.meeting;
+    if (this._pollForm) return this._pollForm;
+    const uid = `rtk-polls-${Math.random().toString(36).slice(2, 8)}`;
+    const question = h('input', { id: `${uid}-q`, maxlength: 1000, required: true, 'data-focus-key': 'poll-question' });
+    const options = h('textarea', { id: `${uid}-o`, rows: 3, required: true, placeholder: 'One option per line', 'data-focus-key': 'poll-options' });
+    const submit = h('button', { type: 'submit', class: 'rtk-btn rtk-primary' }, 'Create poll');
+    this._pollForm = h('form', { class: 'rtk-poll-form', 'aria-label': 'Create a poll',
+      onsubmit: (e) => {
+        e.preventDefault();
+        const opts = options.value.split('\n').map((s) => s.trim()).filter(Boolean);
+        if (opts.length < 2) {
+          notify(this, 'A poll needs at least two options (one per line).', { kind: 'error' });
+          return;
+        }
+        submit.disabled = true;
+        m.polls.create(question.value.trim(), opts)
+          .then(() => { question.value = ''; options.value = ''; }, failed(this, 'Poll'))
+          .finally(() => { submit.disabled = false; });
+      } },
+    h('div', { class: 'rtk-field' }, h('label', { for: `${uid}-q` }, 'Question'), question),
+    h('div', { class: 'rtk-field' }, h('label', { for: `${uid}-o` }, 'Options'), options),
+    submit);
+    return this._pollForm;
+  }
+
   render() {
     const m = this.meeting;
     if (!m) return;
@@ -633,31 +679,13 @@ export class RtkPolls extends RtkElement {
     const list = h('ul', { class: 'rtk-list', 'aria-label': 'Polls' }, m.polls.items.map((poll) => {
       const voted = poll.voted.includes(me);
       const total = poll.options.reduce((n, o) => n + o.count, 0);
-      return h('li', { class: 'rtk-poll', 'data-poll-id': poll.id },
+      const canVote = perms.canVote && !voted && m.self.roomState === 'joined';
+      return h('li', { class: 'rtk-poll', 'data-poll-id': poll.id, 'data-voted': String(voted) },
         h('h4', {}, poll.question),
-        h('p', { class: 'rtk-muted' }, `by ${poll.createdBy || 'someone'}${poll.anonymous ? ' · anonymous' : ''}`),
-        h('ul', { class: 'rtk-poll-options' }, poll.options.map((o, i) => h('li', {},
-          perms.canVote && !voted
-            ? h('button', { type: 'button', class: 'rtk-btn rtk-btn-small', 'aria-label': `Vote ${o.text}`,
-              onclick: () => m.polls.vote(poll.id, i).catch(failed(this, 'Vote')) }, o.text)
-            : h('span', {}, o.text),
-          !poll.hideVotes || voted ? h('span', { class: 'rtk-muted' }, ` ${o.count}${total ? ` (${Math.round((100 * o.count) / total)}%)` : ''}`) : null))));
+        h('p', { class: 'rtk-muted' }, `by ${poll.createdBy || 'someone'}${poll.anonymous ? ' · anonymous' : ''}${voted ? ' · you voted' : ''}`),
+        h('ul', { class: 'rtk-poll-options' }, poll.options.map((o, i) => this._option(poll, o, i, canVote, !poll.hideVotes || voted, total))));
     }));
-    let form = null;
-    if (perms.canCreate && m.self.roomState === 'joined') {
-      const uid = this._uid || (this._uid = `rtk-polls-${Math.random().toString(36).slice(2, 8)}`);
-      const question = h('input', { id: `${uid}-q`, maxlength: 1000, required: true });
-      const options = h('textarea', { id: `${uid}-o`, rows: 3, required: true, placeholder: 'One option per line' });
-      form = h('form', { class: 'rtk-poll-form', 'aria-label': 'Create a poll',
-        onsubmit: (e) => {
-          e.preventDefault();
-          const opts = options.value.split('\n').map((s) => s.trim()).filter(Boolean);
-          m.polls.create(question.value.trim(), opts).then(() => { question.value = ''; options.value = ''; }, failed(this, 'Poll'));
-        } },
-      h('div', { class: 'rtk-field' }, h('label', { for: `${uid}-q` }, 'Question'), question),
-      h('div', { class: 'rtk-field' }, h('label', { for: `${uid}-o` }, 'Options'), options),
-      h('button', { type: 'submit', class: 'rtk-btn rtk-primary' }, 'Create poll'));
-    }
+    const form = perms.canCreate && m.self.roomState === 'joined' ? this._form() : null;
     this.replace(m.polls.items.length ? list : h('p', { class: 'rtk-muted' }, 'No polls yet.'), form);
   }
 }
@@ -693,6 +721,10 @@ export class RtkNotifications extends RtkElement {
     this.listen(meeting.stage, 'stageRequestApproved', () => this.add('You may join the stage now.', { key: 'stage-approved' }));
     this.listen(meeting.stage, 'stageRequestRejected', () => this.add('Your request to join the stage was declined.'));
     this.listen(meeting.self, 'mediaModeration', ({ kind }) => this.add(`A host turned off your ${kind === 'audio' ? 'microphone' : kind === 'video' ? 'camera' : 'screen share'}.`));
+    this.listen(meeting.polls, 'pollsUpdate', ({ newPoll, poll }) => {
+      if (!newPoll || !poll || poll.createdByUserId === meeting.self.userId) return;
+      this.add(`${poll.createdBy || 'Someone'} started a poll: ${poll.question}`, { key: `poll:${poll.id}` });
+    });
     this.listen(meeting.self, 'reconnectFailed', () => this.add('The connection was lost and could not be resumed.', { kind: 'error', sticky: true }));
     this.listen(meeting.meta, 'error', (e) => this.add(e.message || e.reason, { kind: 'error' }));
   }
@@ -813,8 +845,26 @@ export class RtkEndedScreen extends RtkElement {
     const state = this.getAttribute('state') || m.self.roomState;
     const [title, text] = ENDED_TEXT[state] || ENDED_TEXT.left;
     this.dataset.state = state;
-    this.replace(h('div', { class: 'rtk-center', role: 'status' }, h('h1', {}, title), text ? h('p', {}, text) : null,
-      state !== 'kicked' && state !== 'ended' ? h('button', { type: 'button', class: 'rtk-btn rtk-primary', onclick: () => location.reload() }, 'Rejoin') : null));
+    const error = h('p', { class: 'rtk-error', role: 'alert' });
+    let rejoin = null;
+    if (state === 'disconnected') {
+      // The connection was lost for good: join again in place (a new peer, same devices).
+      rejoin = h('button', { type: 'button', class: 'rtk-btn rtk-primary', 'data-focus-key': 'rejoin',
+        onclick: async () => {
+          rejoin.disabled = true;
+          error.textContent = '';
+          try {
+            await m.join();
+          } catch (err) {
+            error.textContent = `Could not rejoin: ${err.description || err.message || err}`;
+            rejoin.disabled = false;
+            rejoin.focus();
+          }
+        } }, 'Rejoin');
+    } else if (state !== 'kicked' && state !== 'ended') {
+      rejoin = h('button', { type: 'button', class: 'rtk-btn rtk-primary', onclick: () => location.reload() }, 'Rejoin');
+    }
+    this.replace(h('div', { class: 'rtk-center', role: 'status' }, h('h1', {}, title), text ? h('p', {}, text) : null, rejoin, error));
   }
 }
 
@@ -826,11 +876,26 @@ export class RtkMeeting extends RtkElement {
     this._screen = '';
     this._panel = '';
     this._unread = 0;
+    this._unreadPolls = 0;
+    this._connectionLost = false;
   }
 
   bind(meeting) {
     applyDesignTokens(this, (meeting.self.config && meeting.self.config.designTokens) || {});
-    for (const event of ['roomJoined', 'waitlisted', 'roomLeft', 'reconnectFailed']) this.listen(meeting.self, event, () => this.update());
+    for (const event of ['roomJoined', 'waitlisted', 'roomLeft']) this.listen(meeting.self, event, () => this.update());
+    // The resume window ran out (or the server refused the resume): the "Connection lost"
+    // screen, with Rejoin, replaces the meeting until a new join succeeds.
+    this.listen(meeting.self, 'reconnectFailed', () => {
+      this._connectionLost = true;
+      this.update();
+    });
+    this.listen(meeting.self, 'roomJoined', () => { this._connectionLost = false; });
+    this.listen(meeting.self, 'waitlisted', () => { this._connectionLost = false; });
+    this.listen(meeting.polls, 'pollsUpdate', ({ newPoll, poll }) => {
+      if (this._panel === 'polls' || !newPoll || !poll || poll.createdByUserId === meeting.self.userId) return;
+      this._unreadPolls += 1;
+      this._updateBadges();
+    });
     this.listen(meeting.chat, 'chatUpdate', () => {
       if (this._panel !== 'chat') {
         this._unread += 1;
@@ -850,7 +915,9 @@ export class RtkMeeting extends RtkElement {
   _screenFor(state) {
     if (state === 'init') return 'setup';
     if (state === 'waitlisted') return 'waiting';
-    if (state === 'joined' || (state === 'disconnected' && this._screen === 'meeting')) return 'meeting';
+    if (state === 'joined') return 'meeting';
+    // Reconnecting: stay on the meeting (or waiting) screen until the SDK gives up.
+    if (state === 'disconnected' && !this._connectionLost && (this._screen === 'meeting' || this._screen === 'waiting')) return this._screen;
     return 'ended';
   }
 
@@ -863,8 +930,10 @@ export class RtkMeeting extends RtkElement {
     }
     const screen = this._screenFor(m.self.roomState);
     this.dataset.roomState = m.self.roomState;
-    if (screen === this._screen) return;
+    const key = screen === 'ended' ? `ended:${m.self.roomState}` : screen;
+    if (key === this._screenKey) return;
     this._screen = screen;
+    this._screenKey = key;
     this.dataset.screen = screen;
     const make = (tag) => {
       const el = document.createElement(tag);
@@ -913,19 +982,25 @@ export class RtkMeeting extends RtkElement {
 
   _settingsButton(m) {
     const settings = make2('rtk-settings', m);
-    const popover = h('div', { class: 'rtk-popover rtk-settings-popover', role: 'dialog', 'aria-label': 'Device settings', hidden: true,
-      onkeydown: (e) => { if (e.key === 'Escape') toggle(false); } }, settings);
+    const popover = h('div', { class: 'rtk-popover rtk-settings-popover', role: 'dialog', 'aria-label': 'Device settings', hidden: true }, settings);
     const button = h('button', { type: 'button', class: 'rtk-btn', 'aria-label': 'Settings', 'aria-haspopup': 'dialog', 'aria-expanded': false,
       onclick: () => toggle(popover.hidden) }, icon('settings'), h('span', { class: 'rtk-btn-text' }, 'Settings'));
+    const focusFirst = () => {
+      const first = popover.querySelector('select');
+      if (first) first.focus();
+      return !!first;
+    };
     const toggle = (open) => {
       popover.hidden = !open;
       button.setAttribute('aria-expanded', String(open));
       if (open) {
-        settings.update();
-        setTimeout(() => { const first = popover.querySelector('select'); if (first) first.focus(); }, 0);
+        settings.update(); // refreshes the device lists; the focus follows the re-render (data-focus-key)
+        if (!focusFirst()) setTimeout(focusFirst, 0); // not rendered yet: once it is
       } else button.focus();
     };
-    return h('div', { class: 'rtk-popover-anchor' }, button, popover);
+    // Escape closes the popover whether the focus is in it or still on its button.
+    return h('div', { class: 'rtk-popover-anchor', onkeydown: (e) => { if (e.key === 'Escape' && !popover.hidden) toggle(false); } },
+      button, popover);
   }
 
   /** Open a side panel: 'participants', 'chat', 'polls' or '' to close. */
@@ -936,6 +1011,7 @@ export class RtkMeeting extends RtkElement {
     for (const section of this._sidebar.querySelectorAll('.rtk-panel')) section.hidden = section.dataset.panel !== key;
     for (const [k, button] of Object.entries(this._panelButtons)) button.setAttribute('aria-expanded', String(k === key));
     if (key === 'chat') this._unread = 0;
+    if (key === 'polls') this._unreadPolls = 0;
     this._updateBadges();
   }
 
@@ -946,7 +1022,7 @@ export class RtkMeeting extends RtkElement {
       participants: (m.self.permissions.acceptWaitingRequests ? m.participants.waitlisted.size : 0)
         + (m.self.permissions.acceptStageRequests ? m.stage.accessRequests.length : 0),
       chat: this._unread,
-      polls: 0,
+      polls: this._unreadPolls,
     };
     for (const [key, button] of Object.entries(this._panelButtons)) {
       const badge = button.querySelector('.rtk-count');
