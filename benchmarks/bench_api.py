@@ -77,6 +77,23 @@ def _openssl_signs_per_second() -> float | None:
     return float(match.group(1)) if match else None
 
 
+def _mean_batch_sizes(httpx, url: str) -> dict[str, float]:
+    """Mean items per flush of each rtkit.batching.GroupCommit, from the service's /metrics."""
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    try:
+        text = httpx.get(url, timeout=5).text
+    except httpx.HTTPError:
+        return {}
+    for line in text.splitlines():
+        for suffix, into in (("_sum", sums), ("_count", counts)):
+            prefix = f"rtk_group_commit_batch_size{suffix}{{name=\""
+            if line.startswith(prefix):
+                name = line[len(prefix):].split('"', 1)[0]
+                into[name] = float(line.rsplit(" ", 1)[1])
+    return {name: sums[name] / counts[name] for name in sums if counts.get(name)}
+
+
 def _percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -138,6 +155,7 @@ def main() -> int:
         result = queue.get(timeout=args.warmup + args.duration + 120)
         cpu_after = cpu_snapshot()
         worker.join()
+        batch_sizes = _mean_batch_sizes(httpx, f"http://127.0.0.1:{stack.services['meeting'].metrics_port}/metrics")
     finally:
         stack.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -163,6 +181,8 @@ def main() -> int:
         if ok:
             print(f"    {name:<13} {seconds / ok * 1000:6.3f} ms   ({seconds / args.duration:4.0%} of a core)")
     print(f"    {'load client':<13} {result['load_cpu'] / max(ok, 1) * 1000:6.3f} ms")
+    for name, mean in batch_sizes.items():
+        print(f"  meeting → auth token batches ({name}): {mean:.1f} tokens per call on average (whole run)")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({
         "throughput_per_s": rate, "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "errors": result["errors"],

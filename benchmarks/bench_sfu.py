@@ -31,10 +31,12 @@ SERVER = HERE / "sfu" / "server.py"
 LOADGEN = HERE / "sfu" / "loadgen.py"
 
 
-def start_server(mode: str, uvloop: bool) -> tuple[subprocess.Popen[str], int]:
+def start_server(mode: str, uvloop: bool, trace: bool = False) -> tuple[subprocess.Popen[str], int]:
     cmd = [sys.executable, str(SERVER), "--mode", mode]
     if uvloop:
         cmd.append("--uvloop")
+    if trace:
+        cmd.append("--trace")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline() if proc.stdout else ""
     try:
@@ -48,7 +50,8 @@ def start_server(mode: str, uvloop: bool) -> tuple[subprocess.Popen[str], int]:
 def run_scenario(
     mode: str, pubs: int, subs: int, args: argparse.Namespace, cache: str, profile: str = ""
 ) -> dict[str, Any]:
-    proc, port = start_server(mode, args.uvloop)
+    trace = args.trace and mode == "forward"
+    proc, port = start_server(mode, args.uvloop, trace)
     try:
         cmd = [
             sys.executable,
@@ -68,6 +71,8 @@ def run_scenario(
         ]
         if profile:
             cmd += ["--profile", profile]
+        if trace:
+            cmd.append("--trace")
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120 + args.duration * 3)
         if out.returncode != 0:
             raise RuntimeError(f"load generator failed:\n{out.stderr[-3000:]}")
@@ -86,6 +91,18 @@ def parse_scenario(text: str) -> tuple[int, int]:
 
 def fmt(v: Any, spec: str) -> str:
     return "-" if v is None else format(v, spec)
+
+
+def print_phases(r: dict[str, Any]) -> None:
+    ph = r.get("join_phases")
+    if not ph:
+        return
+    print(f"  {r['publishers']}x{r['subscribers']} join milestones, ms after the subscriber's join (p50 / p95 / max, n):")
+    for k, v in ph.items():
+        if isinstance(v, list) and len(v) == 4:
+            print(f"    {k:<32} {v[0]:>6} {v[1]:>6} {v[2]:>6}  ({v[3]})")
+    print(f"    upstream PLIs, ms after the joins started: {ph.get('pli_sent_ms_after_joins')}")
+    print(f"    keyframe requests (SFU): {ph.get('kf_requests')}", flush=True)
 
 
 def row(r: dict[str, Any]) -> str:
@@ -118,6 +135,9 @@ def main() -> None:
     ap.add_argument("--uvloop", action="store_true", help="run the SFU process on uvloop")
     ap.add_argument("--profile", default="", help="cProfile output of the SFU during the largest scenario")
     ap.add_argument("--json", default="", help="write all results to this file")
+    ap.add_argument(
+        "--trace", action="store_true", help="print where join→1st frame goes (milestones, ms after join)"
+    )
     args = ap.parse_args()
     scenarios = [parse_scenario(s) for s in (args.scenario or ["4x8", "2x24"])]
     compare = parse_scenario(args.compare)
@@ -134,6 +154,7 @@ def main() -> None:
     results.append(fwd_cmp)
     print(HEADER)
     print(row(fwd_cmp), flush=True)
+    print_phases(fwd_cmp)
     relay_cmp = None
     if not args.no_relay:
         relay_cmp = run_scenario("relay", *compare, args, cache)
@@ -148,6 +169,7 @@ def main() -> None:
         )
         results.append(res)
         print(row(res), flush=True)
+        print_phases(res)
 
     if relay_cmp and relay_cmp["sfu_cpu_us_per_packet"] and fwd_cmp["sfu_cpu_us_per_packet"]:
         ratio = relay_cmp["sfu_cpu_us_per_packet"] / fwd_cmp["sfu_cpu_us_per_packet"]

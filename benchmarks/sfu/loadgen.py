@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import fractions
 import json
+import os
 import socket
 import statistics
 import sys
@@ -177,12 +178,25 @@ async def subscriber(
 ) -> dict[str, Any]:
     reader, writer = await connect(port)
     t_join = time.monotonic()
+    marks: dict[str, float] = {}
     await send(writer, {"op": "join", "peer": sid})
     await recv(reader)
+    marks["joined"] = time.monotonic()
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     streams: dict[int, StreamCount] = {}
     decoded: dict[str, dict[str, Any]] = {}
     consumers = []
+
+    @pc.on("iceconnectionstatechange")
+    def on_ice() -> None:
+        key = "ice_" + pc.iceConnectionState
+        if key not in marks:
+            marks[key] = time.monotonic()
+
+    @pc.on("connectionstatechange")
+    def on_conn() -> None:
+        if pc.connectionState == "connected" and "dtls_connected" not in marks:
+            marks["dtls_connected"] = time.monotonic()
 
     if decode:
 
@@ -208,14 +222,21 @@ async def subscriber(
 
     await send(writer, {"op": "subscribe", "publishers": publishers, "kinds": ["video", "audio"]})
     offer = await recv(reader)
+    marks["offer_received"] = time.monotonic()
     await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
-    await pc.setLocalDescription(await pc.createAnswer())
+    marks["remote_set"] = time.monotonic()
+    answer = await pc.createAnswer()
+    marks["answer_created"] = time.monotonic()
+    await pc.setLocalDescription(answer)
+    marks["local_set"] = time.monotonic()
 
     if not decode:
-        install_counter(pc, streams)
+        install_counter(pc, streams, marks)
 
     await send(writer, {"op": "answer", "sdp": pc.localDescription.sdp})
+    marks["answer_sent"] = time.monotonic()
     await recv(reader)
+    marks["subscribed"] = time.monotonic()
     return {
         "id": sid,
         "pc": pc,
@@ -223,12 +244,13 @@ async def subscriber(
         "decoded": decoded,
         "consumers": consumers,
         "t_join": t_join,
+        "marks": marks,
         "writer": writer,
         "n_publishers": len(publishers),
     }
 
 
-def install_counter(pc: RTCPeerConnection, streams: dict[int, StreamCount]) -> None:
+def install_counter(pc: RTCPeerConnection, streams: dict[int, StreamCount], marks: dict[str, float]) -> None:
     """Count forwarded RTP in the socket callback: the SRTP header (SSRC, sequence number) is
     plaintext, so only packets up to each stream's first keyframe are decrypted (to time the
     first frame). Everything else (STUN, DTLS, RTCP) takes aioice's normal path."""
@@ -255,6 +277,8 @@ def install_counter(pc: RTCPeerConnection, streams: dict[int, StreamCount]) -> N
                     if kind is None:
                         return  # RTX
                     st = streams[ssrc] = StreamCount(kind)
+                    if "first_rtp" not in marks:
+                        marks["first_rtp"] = time.monotonic()
                     st.first_seq = st.max_seq = (data[2] << 8) | data[3]
                 seq = (data[2] << 8) | data[3]
                 st.received += 1
@@ -319,6 +343,99 @@ def first_frame_times(subs: list[dict[str, Any]]) -> list[float]:
     return out
 
 
+CPU_SAMPLES: list[tuple[float, float, list[int]]] = []
+
+
+def _proc_stat() -> list[int]:
+    try:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return []
+
+
+async def cpu_sampler(period: float = 0.05) -> None:
+    """(monotonic, this process's CPU seconds, /proc/stat cpu line) every ``period``."""
+    while True:
+        CPU_SAMPLES.append((time.monotonic(), time.process_time(), _proc_stat()))
+        await asyncio.sleep(period)
+
+
+def cpu_timeline(t_ref: float, end: float, events: list[list[Any]]) -> list[str]:
+    """Per sample interval after the joins: load generator CPU %, SFU CPU %, machine busy % of
+    all CPUs (2 = 200 %), steal %."""
+    sfu = [(t, float(ev[4:])) for t, who, ev in events if who == "sfu" and ev.startswith("cpu=")]
+
+    def sfu_cpu(t: float) -> float:
+        prev = None
+        for ts, c in sfu:
+            if ts > t:
+                if prev is None:
+                    return c
+                return prev[1] + (c - prev[1]) * (t - prev[0]) / ((ts - prev[0]) or 1)
+            prev = (ts, c)
+        return prev[1] if prev else 0.0
+
+    out = []
+    for (t0, c0, s0), (t1, c1, s1) in zip(CPU_SAMPLES, CPU_SAMPLES[1:], strict=False):
+        if t1 < t_ref or t0 > end:
+            continue
+        d = [b - a for a, b in zip(s0, s1, strict=False)]
+        tot = sum(d) or 1
+        idle = d[3] + d[4] if len(d) > 4 else 0
+        steal = d[7] if len(d) > 7 else 0
+        ncpu = len(d) and (os.cpu_count() or 1)
+        out.append(
+            f"{1000 * (t0 - t_ref):5.0f}-{1000 * (t1 - t_ref):5.0f} ms: loadgen {100 * (c1 - c0) / (t1 - t0):4.0f} %"
+            f"  sfu {100 * (sfu_cpu(t1) - sfu_cpu(t0)) / (t1 - t0):4.0f} %"
+            f"  machine busy {ncpu * 100 * (tot - idle) / tot:4.0f} %  steal {100 * steal / tot:3.0f} %"
+        )
+    return out
+
+
+def join_phases(subs: list[dict[str, Any]], events: list[list[Any]], t_ref: float) -> dict[str, Any]:
+    """Per-milestone p50/p95/max in ms after each (lean) subscriber's join, load generator side
+    (lg.*) and SFU side (sfu.*, from the server's trace), plus the upstream PLIs per publisher."""
+    by_peer: dict[str, list[tuple[float, str]]] = {}
+    for t, who, ev in events:
+        by_peer.setdefault(who, []).append((t, ev))
+    acc: dict[str, list[float]] = {}
+
+    def add(name: str, t: float | None, t0: float) -> None:
+        if t is not None:
+            acc.setdefault(name, []).append(1000 * (t - t0))
+
+    for s in subs:
+        if s["decoded"]:
+            continue
+        t0 = s["t_join"]
+        for k, v in s["marks"].items():
+            add("lg." + k, v, t0)
+        vf = [st.first_frame_at for st in s["streams"].values() if st.kind == "video" and st.first_frame_at]
+        if vf:
+            add("lg.first_video_key.first", min(vf), t0)
+            add("lg.first_video_key.last", max(vf), t0)
+        firsts: dict[str, list[float]] = {}
+        for who in (s["id"], s["id"] + "/video"):
+            for t, ev in by_peer.get(who, []):
+                firsts.setdefault(ev, []).append(t)
+        for ev, ts in firsts.items():
+            add("sfu." + ev + (".first" if len(ts) > 1 else ""), min(ts), t0)
+            if len(ts) > 1:
+                add("sfu." + ev + ".last", max(ts), t0)
+    out: dict[str, Any] = {
+        k: [round(pct(v, 50) or 0), round(pct(v, 95) or 0), round(max(v)), len(v)]
+        for k, v in sorted(acc.items(), key=lambda kv: statistics.median(kv[1]))
+    }
+    plis: dict[str, list[int]] = {}
+    for t, who, ev in events:
+        if ev == "pli_sent" and t >= t_ref - 0.5:
+            plis.setdefault(who, []).append(round(1000 * (t - t_ref)))
+    out["pli_sent_ms_after_joins"] = plis
+    out["kf_requests"] = sum(1 for _t, _w, ev in events if ev == "kf_request")
+    return out
+
+
 def pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -350,6 +467,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     pub_ids = [f"pub{i}" for i in range(args.publishers)]
     pubs = [await publisher(args.port, pid, video, audio) for pid in pub_ids]
     await asyncio.sleep(1.0)
+    sampler = asyncio.ensure_future(cpu_sampler()) if args.trace else None
     t_ref = time.monotonic()
     lean = [subscriber(args.port, f"sub{i}", pub_ids, False, t_ref) for i in range(args.subscribers)]
     # one extra subscriber runs the stock receive path and decodes publisher 0's tracks: proves the
@@ -360,6 +478,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and len(first_frame_times(subs)) < expected_video:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
+    phases = None
+    if args.trace:
+        reader, writer = await connect(args.port)
+        await send(writer, {"op": "trace"})
+        tr = await recv(reader)
+        writer.close()
+        phases = join_phases(subs, tr["events"] if tr else [], t_ref)
+        if sampler is not None:
+            sampler.cancel()
+        phases["cpu_timeline"] = cpu_timeline(t_ref, time.monotonic(), tr["events"] if tr else [])
     await asyncio.sleep(args.warmup)
 
     for s in subs:
@@ -432,6 +560,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "preencode_s": round(enc_s, 2),
     }
+    if phases is not None:
+        res["join_phases"] = phases
     for s in subs:
         for c in s["consumers"]:
             c.cancel()
@@ -453,6 +583,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--profile", default="")
     ap.add_argument("--no-decode", action="store_true")
+    ap.add_argument("--trace", action="store_true", help="join milestones (server started with --trace)")
     ap.add_argument("--cache", default="", help="pickle file of pre-encoded sources")
     ap.add_argument("--prepare", action="store_true", help="only pre-encode into --cache")
     args = ap.parse_args()

@@ -30,11 +30,52 @@ def cpu_seconds() -> tuple[float, float]:
     return ru.ru_utime, ru.ru_stime
 
 
+TRACE: list[tuple[float, str, str]] = []
+
+
+def install_trace() -> None:
+    """Record (monotonic time, peer, event) of the SFU-side join milestones: egress bound
+    (subscriber's DTLS up + answer applied), PLI requested / sent upstream, keyframe start
+    forwarded. CLOCK_MONOTONIC is system-wide, so the load generator can line these up with
+    its own timestamps."""
+    from rtk_sfu.media import forwarder, router
+
+    def wrap(cls: Any, name: str, event: str, who: Any) -> None:
+        orig = getattr(cls, name)
+
+        def fn(self: Any, *a: Any, **kw: Any) -> Any:
+            TRACE.append((time.monotonic(), who(self), event))
+            return orig(self, *a, **kw)
+
+        setattr(cls, name, fn)
+
+    sub = lambda e: f"{e.subscriber_id}/{e.media_kind}"  # noqa: E731
+    pub = lambda i: f"{i.peer_id}/{i.kind}"  # noqa: E731
+    wrap(forwarder.Egress, "on_bound", "bound", sub)
+    wrap(forwarder.Egress, "_start", "kf_start", sub)
+    wrap(forwarder.Egress, "on_keyframe_request", "pli_from_sub", sub)
+    wrap(forwarder.IngressTrack, "request_keyframe", "kf_request", pub)
+    wrap(forwarder.IngressTrack, "_send_pli", "pli_sent", pub)
+    wrap(router.PeerTransport, "create_offer", "create_offer", lambda p: p.peer_id)
+    wrap(router.PeerTransport, "handle_answer", "handle_answer", lambda p: p.peer_id)
+
+
 class ForwardBackend:
     def __init__(self) -> None:
         from rtk_sfu.media import IceConfig, MediaConfig, MediaRouter
 
         self.router = MediaRouter(MediaConfig(ice=IceConfig(addresses=("127.0.0.1",))))
+
+    def trace_peer(self, peer: Any) -> None:
+        pid = peer.peer_id
+
+        @peer.pc.on("iceconnectionstatechange")
+        def on_ice() -> None:
+            TRACE.append((time.monotonic(), pid, "ice_" + peer.pc.iceConnectionState))
+
+        @peer.pc.on("connectionstatechange")
+        def on_conn() -> None:
+            TRACE.append((time.monotonic(), pid, "pc_" + peer.pc.connectionState))
 
     async def join(self, peer_id: str) -> Any:
         return await self.router.add_peer(peer_id)
@@ -118,9 +159,23 @@ class RelayBackend:
         return {"forwarded": forwarded, "received": 0, "counters": {}}
 
 
-async def serve(mode: str, port: int) -> None:
+async def cpu_sampler(period: float = 0.05) -> None:
+    while True:
+        TRACE.append((time.monotonic(), "sfu", f"cpu={time.process_time()}"))
+        await asyncio.sleep(period)
+
+
+async def serve(mode: str, port: int, trace: bool = False) -> None:
+    if trace and mode == "forward":
+        install_trace()
+    sampler = asyncio.ensure_future(cpu_sampler()) if trace else None  # noqa: F841
     backend: Any = ForwardBackend() if mode == "forward" else RelayBackend()
     profiler: cProfile.Profile | None = None
+    # RTK_BENCH_JOIN_PROFILE=path (with --trace): cProfile of the SFU from start to the trace op
+    join_profile: cProfile.Profile | None = None
+    if trace and os.environ.get("RTK_BENCH_JOIN_PROFILE"):
+        join_profile = cProfile.Profile()
+        join_profile.enable()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal profiler
@@ -133,6 +188,8 @@ async def serve(mode: str, port: int) -> None:
                 op = msg["op"]
                 if op == "join":
                     peer = await backend.join(msg["peer"])
+                    if trace and hasattr(backend, "trace_peer"):
+                        backend.trace_peer(peer)
                     await send(writer, {"op": "joined"})
                 elif op == "offer":
                     answer = await backend.handle_offer(peer, msg["sdp"], msg.get("labels", {}))
@@ -154,6 +211,12 @@ async def serve(mode: str, port: int) -> None:
                             **backend.counters(),
                         },
                     )
+                elif op == "trace":
+                    if join_profile is not None:
+                        join_profile.disable()
+                        join_profile.dump_stats(os.environ["RTK_BENCH_JOIN_PROFILE"])
+                    await send(writer, {"op": "trace", "events": TRACE})
+                    TRACE.clear()
                 elif op == "profile":
                     if msg["action"] == "start":
                         profiler = cProfile.Profile()
@@ -181,12 +244,13 @@ def main() -> None:
     ap.add_argument("--mode", choices=("forward", "relay"), default="forward")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--uvloop", action="store_true")
+    ap.add_argument("--trace", action="store_true", help="record SFU-side join milestones (op trace)")
     args = ap.parse_args()
     if args.uvloop:
         import uvloop
 
         uvloop.install()
-    asyncio.run(serve(args.mode, args.port))
+    asyncio.run(serve(args.mode, args.port, args.trace))
 
 
 if __name__ == "__main__":

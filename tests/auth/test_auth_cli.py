@@ -17,8 +17,12 @@ async def rtk(server, *args: str, env_extra: dict[str, str] | None = None) -> tu
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 60)
-    text = out if process.returncode == 0 else err
-    return process.returncode, json.loads(text.decode().strip().splitlines()[-1] if process.returncode else text)
+    if process.returncode == 0:
+        return 0, json.loads(out)
+    # The error is the JSON line on stderr; gRPC's C core may log lines of its own around it.
+    lines = [line for line in err.decode().splitlines() if line.startswith("{")]
+    assert lines, err.decode()
+    return process.returncode, json.loads(lines[-1])
 
 
 async def test_admin_commands(auth_server, tmp_path):

@@ -44,6 +44,7 @@ async def test_internal_rpcs_require_the_internal_token(auth_server):
         lambda md: s.stub.CreateAccount(pb.CreateAccountRequest(name="x"), metadata=md),
         lambda md: s.stub.AuthenticateApiToken(pb.AuthenticateApiTokenRequest(secret=secret), metadata=md),
         lambda md: s.stub.IssueParticipantToken(pb.IssueParticipantTokenRequest(), metadata=md),
+        lambda md: s.stub.BatchIssueParticipantTokens(pb.BatchIssueParticipantTokensRequest(), metadata=md),
         lambda md: s.stub.RevokeParticipantTokens(pb.RevokeParticipantTokensRequest(), metadata=md),
         lambda md: s.stub.RotateSigningKey(pb.RotateSigningKeyRequest(), metadata=md),
         lambda md: s.stub.RetireSigningKey(pb.RetireSigningKeyRequest(kid="x"), metadata=md),
@@ -204,6 +205,50 @@ async def test_participant_token_flow(auth_server):
                                             preset_id="p"),
             metadata=s.internal,
         ),
+        "INVALID_FIELD",
+    )
+
+
+async def test_batch_issue_answers_in_request_order_and_is_all_or_nothing(auth_server):
+    import asyncpg
+
+    s = auth_server
+    _, app, _, _ = await _tenant(s, "batch")
+    meeting_id = s.meetings.add(app.id)
+    participants = [str(uuid.uuid4()) for _ in range(20)]
+
+    def request(participant_id: str, preset_id: str = "preset") -> pb.IssueParticipantTokenRequest:
+        return pb.IssueParticipantTokenRequest(app_id=app.id, meeting_id=meeting_id, participant_id=participant_id,
+                                               preset_id=preset_id)
+
+    issued = await s.stub.BatchIssueParticipantTokens(
+        pb.BatchIssueParticipantTokensRequest(requests=[request(p) for p in participants]), metadata=s.internal
+    )
+    assert len(issued.responses) == len(participants)
+    for participant_id, response in zip(participants, issued.responses, strict=True):
+        verified = await s.stub.VerifyParticipantToken(
+            pb.VerifyParticipantTokenRequest(token=response.token, meeting_id=meeting_id), metadata=s.internal
+        )
+        assert verified.claims.participant_id == participant_id
+        assert verified.claims.token_id == response.token_id
+
+    # One bad item fails the batch, names its position, and writes no row for the good ones.
+    good = str(uuid.uuid4())
+    error = await _fails(
+        s.stub.BatchIssueParticipantTokens(
+            pb.BatchIssueParticipantTokensRequest(requests=[request(good), request("not-a-uuid")]), metadata=s.internal
+        ),
+        "INVALID_FIELD",
+    )
+    assert "requests[1].participant_id" in error.details()
+    conn = await asyncpg.connect(s.database_url)
+    try:
+        rows = await conn.fetchval("SELECT count(*) FROM auth.participant_tokens WHERE participant_id = $1", good)
+    finally:
+        await conn.close()
+    assert rows == 0
+    await _fails(
+        s.stub.BatchIssueParticipantTokens(pb.BatchIssueParticipantTokensRequest(), metadata=s.internal),
         "INVALID_FIELD",
     )
 

@@ -103,3 +103,35 @@ async def test_committed_changes_are_published_as_events(stack):
         assert info == "REALTIME_EVENTS"
     finally:
         await nc.close()
+
+
+async def test_concurrent_adds_each_get_their_own_valid_token(stack):
+    """The meeting service coalesces concurrent token issues into batches: every caller must still
+    get the token of its own participant, and every token must verify."""
+    import jwt
+    from realtime.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
+
+    md = internal_metadata(stack.internal_token)
+    async with grpc.aio.insecure_channel(stack.grpc["meeting"]) as channel, \
+            grpc.aio.insecure_channel(stack.grpc["auth"]) as auth_channel:
+        meetings = meeting_service_pb2_grpc.MeetingServiceStub(channel)
+        participants = participant_service_pb2_grpc.ParticipantServiceStub(channel)
+        auth = auth_service_pb2_grpc.AuthServiceStub(auth_channel)
+        meeting = (await meetings.CreateMeeting(meeting_service_pb2.CreateMeetingRequest(
+            app_id=stack.app_id, meeting=meeting_pb2.Meeting(title="crowd")), metadata=md)).meeting
+
+        async def add(i: int) -> participant_service_pb2.AddParticipantResponse:
+            return await participants.AddParticipant(participant_service_pb2.AddParticipantRequest(
+                app_id=stack.app_id, meeting_id=meeting.id,
+                participant=participant_pb2.Participant(custom_participant_id=f"c{i}", preset_name="group_call_host")),
+                metadata=md)
+
+        added = await asyncio.gather(*(add(i) for i in range(60)))
+        assert len({a.participant.id for a in added}) == 60
+        for a in added:
+            claims = jwt.decode(a.token, options={"verify_signature": False})
+            assert claims["participantId"] == a.participant.id and claims["meetingId"] == meeting.id
+        for a in added[::10]:
+            verified = await auth.VerifyParticipantToken(
+                auth_service_pb2.VerifyParticipantTokenRequest(token=a.token, meeting_id=meeting.id), metadata=md)
+            assert verified.claims.participant_id == a.participant.id

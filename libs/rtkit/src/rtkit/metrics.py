@@ -14,6 +14,12 @@ GRPC_LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 EVENTS_PUBLISHED = Counter("rtk_events_published_total", "Events published to NATS", ["subject_kind"])
+GROUP_COMMIT_BATCH = Histogram(
+    "rtk_group_commit_batch_size",
+    "Items per flush of a group-commit batcher (rtkit.batching)",
+    ["name"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
 DB_UNAVAILABLE = Counter("rtk_db_unavailable_total", "Requests failed because Postgres was unreachable")
 
 

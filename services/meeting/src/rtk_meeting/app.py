@@ -76,6 +76,7 @@ async def build(settings: MeetingSettings) -> Service:
             events.target = NatsEventPublisher(bus[0])
 
     async def stop() -> None:
+        await tokens.close()
         for b in bus:
             await b.close()
         if db.pool is not None:

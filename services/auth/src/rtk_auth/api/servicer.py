@@ -12,7 +12,7 @@ from rtkit.errors import ApiError, invalid_field
 from rtk_auth.api import convert
 from rtk_auth.domain.directory import Directory
 from rtk_auth.domain.keyring import KeyRing
-from rtk_auth.domain.participant_tokens import ParticipantTokens
+from rtk_auth.domain.participant_tokens import ParticipantTokens, TokenRequest
 from rtk_auth.domain.webhooks import MAX_BODY, WebhookSigner
 
 Ctx = grpc.aio.ServicerContext
@@ -126,6 +126,22 @@ class AuthServicer(auth_service_pb2_grpc.AuthServiceServicer):
         return pb.IssueParticipantTokenResponse(
             token=token, token_id=record.jti, expire_time=convert.timestamp(record.expire_time)
         )
+
+    async def BatchIssueParticipantTokens(
+        self, request: pb.BatchIssueParticipantTokensRequest, context: Ctx
+    ) -> pb.BatchIssueParticipantTokensResponse:
+        await self._authz.require_internal(context)
+        issued = await self._tokens.issue_many([
+            TokenRequest(r.app_id, r.meeting_id, r.participant_id, r.preset_id,
+                         r.ttl_seconds if r.HasField("ttl_seconds") else None)
+            for r in request.requests
+        ])
+        return pb.BatchIssueParticipantTokensResponse(responses=[
+            pb.IssueParticipantTokenResponse(
+                token=token, token_id=record.jti, expire_time=convert.timestamp(record.expire_time)
+            )
+            for token, record in issued
+        ])
 
     async def VerifyParticipantToken(
         self, request: pb.VerifyParticipantTokenRequest, context: Ctx

@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, Protocol
 
 import jwt
 from rtkit.errors import ApiError, invalid_field
@@ -43,6 +43,26 @@ class MeetingDirectory(Protocol):
         ...
 
 
+MAX_BATCH = 500
+
+
+class TokenRequest(NamedTuple):
+    app_id: str
+    meeting_id: str
+    participant_id: str
+    preset_id: str
+    ttl_seconds: int | None = None
+
+
+def _in_batch(exc: ApiError, index: int) -> ApiError:
+    """The same validation error, its field named by position (`requests[3].meeting_id`)."""
+    violations = [(f"requests[{index}].{field}", why) for field, why in exc.field_violations]
+    if not violations:
+        return exc
+    field, why = violations[0]
+    return ApiError(exc.reason, f"{field}: {why}", field_violations=violations, field=field)
+
+
 def _invalid(message: str = "The participant token is invalid.") -> ApiError:
     return ApiError("TOKEN_INVALID", message)
 
@@ -68,14 +88,35 @@ class ParticipantTokens:
     async def issue(
         self, app_id: str, meeting_id: str, participant_id: str, preset_id: str, ttl_seconds: int | None = None
     ) -> tuple[str, IssuedToken]:
-        app_id = require_uuid("app_id", app_id)
-        meeting_id = require_uuid("meeting_id", meeting_id)
-        participant_id = require_uuid("participant_id", participant_id)
-        preset_id = require_name("preset_id", preset_id)
-        if ttl_seconds is None:
+        token, record = self._sign(TokenRequest(app_id, meeting_id, participant_id, preset_id, ttl_seconds))
+        if self._recorder is not None:
+            await self._recorder.record(record)
+        else:
+            await self._store.insert_participant_tokens([record])
+        return token, record
+
+    async def issue_many(self, requests: Sequence[TokenRequest]) -> list[tuple[str, IssuedToken]]:
+        """All or nothing: every request is validated and signed before one INSERT records them."""
+        if not 1 <= len(requests) <= MAX_BATCH:
+            raise invalid_field("requests", f"between 1 and {MAX_BATCH} items")
+        issued = []
+        for index, request in enumerate(requests):
+            try:
+                issued.append(self._sign(request))
+            except ApiError as exc:
+                raise _in_batch(exc, index) from None
+        await self._store.insert_participant_tokens([record for _, record in issued])
+        return issued
+
+    def _sign(self, request: TokenRequest) -> tuple[str, IssuedToken]:
+        app_id = require_uuid("app_id", request.app_id)
+        meeting_id = require_uuid("meeting_id", request.meeting_id)
+        participant_id = require_uuid("participant_id", request.participant_id)
+        preset_id = require_name("preset_id", request.preset_id)
+        if request.ttl_seconds is None:
             ttl = self._default_ttl
-        elif 0 < ttl_seconds <= self._max_ttl:
-            ttl = ttl_seconds
+        elif 0 < request.ttl_seconds <= self._max_ttl:
+            ttl = request.ttl_seconds
         else:
             raise invalid_field("ttl_seconds", f"must be between 1 and {self._max_ttl}")
         key = self._keyring.active
@@ -92,10 +133,6 @@ class ParticipantTokens:
             kid=key.kid, issue_time=dt.datetime.fromtimestamp(iat, dt.UTC),
             expire_time=dt.datetime.fromtimestamp(exp, dt.UTC),
         )
-        if self._recorder is not None:
-            await self._recorder.record(record)
-        else:
-            await self._store.insert_participant_tokens([record])
         return token, record
 
     async def verify(

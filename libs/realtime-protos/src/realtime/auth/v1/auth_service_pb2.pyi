@@ -460,6 +460,54 @@ class IssueParticipantTokenResponse(_message.Message):
 Global___IssueParticipantTokenResponse: _TypeAlias = IssueParticipantTokenResponse  # noqa: Y015
 
 @_typing.final
+class BatchIssueParticipantTokensRequest(_message.Message):
+    """Request for BatchIssueParticipantTokens."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___IssueParticipantTokenRequest]:
+        """The tokens to issue, 1 to 500."""
+
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___IssueParticipantTokenRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchIssueParticipantTokensRequest: _TypeAlias = BatchIssueParticipantTokensRequest  # noqa: Y015
+
+@_typing.final
+class BatchIssueParticipantTokensResponse(_message.Message):
+    """Response for BatchIssueParticipantTokens."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def responses(self) -> _containers.RepeatedCompositeFieldContainer[Global___IssueParticipantTokenResponse]:
+        """The issued tokens, in the order of the requests."""
+
+    def __init__(
+        self,
+        *,
+        responses: _abc.Iterable[Global___IssueParticipantTokenResponse] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["responses", b"responses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchIssueParticipantTokensResponse: _TypeAlias = BatchIssueParticipantTokensResponse  # noqa: Y015
+
+@_typing.final
 class VerifyParticipantTokenRequest(_message.Message):
     """Request for VerifyParticipantToken."""
 

@@ -80,6 +80,11 @@ class AuthServiceStub:
                 request_serializer=realtime_dot_auth_dot_v1_dot_auth__service__pb2.IssueParticipantTokenRequest.SerializeToString,
                 response_deserializer=realtime_dot_auth_dot_v1_dot_auth__service__pb2.IssueParticipantTokenResponse.FromString,
                 _registered_method=True)
+        self.BatchIssueParticipantTokens = channel.unary_unary(
+                '/realtime.auth.v1.AuthService/BatchIssueParticipantTokens',
+                request_serializer=realtime_dot_auth_dot_v1_dot_auth__service__pb2.BatchIssueParticipantTokensRequest.SerializeToString,
+                response_deserializer=realtime_dot_auth_dot_v1_dot_auth__service__pb2.BatchIssueParticipantTokensResponse.FromString,
+                _registered_method=True)
         self.VerifyParticipantToken = channel.unary_unary(
                 '/realtime.auth.v1.AuthService/VerifyParticipantToken',
                 request_serializer=realtime_dot_auth_dot_v1_dot_auth__service__pb2.VerifyParticipantTokenRequest.SerializeToString,
@@ -191,6 +196,15 @@ class AuthServiceServicer:
     def IssueParticipantToken(self, request, context):
         """Issues a participant token (RS256 JWT) signed by the active key. Internal (meeting service).
         Errors: INVALID_FIELD.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchIssueParticipantTokens(self, request, context):
+        """Issues several participant tokens in one call (AIP-233 style, all or nothing): the meeting
+        service coalesces concurrent add-participant calls into one hop. Internal.
+        Errors: INVALID_FIELD (naming `requests[i].<field>`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -308,6 +322,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.IssueParticipantToken,
                     request_deserializer=realtime_dot_auth_dot_v1_dot_auth__service__pb2.IssueParticipantTokenRequest.FromString,
                     response_serializer=realtime_dot_auth_dot_v1_dot_auth__service__pb2.IssueParticipantTokenResponse.SerializeToString,
+            ),
+            'BatchIssueParticipantTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchIssueParticipantTokens,
+                    request_deserializer=realtime_dot_auth_dot_v1_dot_auth__service__pb2.BatchIssueParticipantTokensRequest.FromString,
+                    response_serializer=realtime_dot_auth_dot_v1_dot_auth__service__pb2.BatchIssueParticipantTokensResponse.SerializeToString,
             ),
             'VerifyParticipantToken': grpc.unary_unary_rpc_method_handler(
                     servicer.VerifyParticipantToken,
@@ -577,6 +596,33 @@ class AuthService:
             '/realtime.auth.v1.AuthService/IssueParticipantToken',
             realtime_dot_auth_dot_v1_dot_auth__service__pb2.IssueParticipantTokenRequest.SerializeToString,
             realtime_dot_auth_dot_v1_dot_auth__service__pb2.IssueParticipantTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchIssueParticipantTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/realtime.auth.v1.AuthService/BatchIssueParticipantTokens',
+            realtime_dot_auth_dot_v1_dot_auth__service__pb2.BatchIssueParticipantTokensRequest.SerializeToString,
+            realtime_dot_auth_dot_v1_dot_auth__service__pb2.BatchIssueParticipantTokensResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,11 @@ class AuthServiceStub:
     """Issues a participant token (RS256 JWT) signed by the active key. Internal (meeting service).
     Errors: INVALID_FIELD.
     """
+    BatchIssueParticipantTokens: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.BatchIssueParticipantTokensRequest, _auth_service_pb2.BatchIssueParticipantTokensResponse]
+    """Issues several participant tokens in one call (AIP-233 style, all or nothing): the meeting
+    service coalesces concurrent add-participant calls into one hop. Internal.
+    Errors: INVALID_FIELD (naming `requests[i].<field>`).
+    """
     VerifyParticipantToken: _aio.UnaryUnaryMultiCallable[_auth_service_pb2.VerifyParticipantTokenRequest, _auth_service_pb2.VerifyParticipantTokenResponse]
     """Verifies a participant token: signature (by `kid`), expiry, revocation, meeting match and that
     the meeting is ACTIVE. Internal or API token (then the token's app must be in the caller's
@@ -155,6 +160,17 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _abc.Awaitable[_auth_service_pb2.IssueParticipantTokenResponse]:
         """Issues a participant token (RS256 JWT) signed by the active key. Internal (meeting service).
         Errors: INVALID_FIELD.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchIssueParticipantTokens(
+        self,
+        request: _auth_service_pb2.BatchIssueParticipantTokensRequest,
+        context: _aio.ServicerContext[_auth_service_pb2.BatchIssueParticipantTokensRequest, _abc.Awaitable[_auth_service_pb2.BatchIssueParticipantTokensResponse]],
+    ) -> _abc.Awaitable[_auth_service_pb2.BatchIssueParticipantTokensResponse]:
+        """Issues several participant tokens in one call (AIP-233 style, all or nothing): the meeting
+        service coalesces concurrent add-participant calls into one hop. Internal.
+        Errors: INVALID_FIELD (naming `requests[i].<field>`).
         """
 
     @_abc_1.abstractmethod
