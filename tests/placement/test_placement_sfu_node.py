@@ -92,7 +92,7 @@ async def test_heartbeat_describes_the_node() -> None:
     node = beat.node
     assert (node.node_id, node.region, node.latitude, node.longitude) == ("n1", "eu-central", 50.11, 8.68)
     assert node.advertised_address == "127.0.0.1:50070" and node.public_ip == "203.0.113.7"
-    assert node.capacity_peers == 40 and node.capacity_packets_per_second == 12_000
+    assert node.capacity_peers == 40 and node.capacity_packets_per_second == 60_000
     assert node.state == node_pb2.NODE_STATE_ACTIVE
     assert (node.load.peers, node.load.tracks, node.load.packets_per_second) == (3, 6, 300.0)
     assert node.start_time.seconds > 0 and beat.sent_time.seconds > 0

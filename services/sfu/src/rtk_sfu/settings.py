@@ -63,10 +63,10 @@ class SfuSettings(ServiceSettings):
         default=100, ge=0, description="Peers accepted before the node counts as full (0 = no limit)."
     )
     sfu_capacity_packets_per_second: float = Field(
-        default=12_000.0,
+        default=60_000.0,
         ge=0,
-        description="Forwarded packets/s before the node counts as full (0 = no limit); "
-        "≈12k per process (aiortc-forwarding.md §6.5).",
+        description="Forwarded packets/s before the node counts as full (0 = no limit); one SFU process "
+        "forwards ≈100k/s on a core (docs/benchmarks.md), the rest is headroom for handshakes and RTCP.",
     )
     sfu_heartbeat_interval_seconds: float = Field(
         default=2.0, gt=0, description="Heartbeat period on realtime.sfu.v1.nodes.<node_id>.heartbeat."
