@@ -68,6 +68,10 @@ const ops = {
     await pageOf(page).locator(selector).first().fill(value, { timeout });
     return null;
   },
+  // Choose an option of a <select> by its visible text, as a user would; the chosen values.
+  async selectOption({ page, selector, label, timeout }) {
+    return pageOf(page).locator(selector).first().selectOption({ label }, { timeout });
+  },
   async press({ page, selector, key, timeout }) {
     await pageOf(page).locator(selector).first().press(key, { timeout });
     return null;

@@ -35,7 +35,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     # fake camera / microphone / screen, no permission prompts, autoplay with sound
-    "--use-fake-device-for-media-stream=fps=15",
+    # (three cameras, for test_web_devices.py: fake_device_0 — the default — and fake_device_2
+    # give I420 / MJPEG frames; fake_device_1 is a Y16 depth camera whose frames WebRTC does not
+    # encode. The microphones are "Fake Default Audio Input", "Fake Audio Input 1" and "… 2".)
+    "--use-fake-device-for-media-stream=fps=15,device-count=3",
     "--use-fake-ui-for-media-stream",
     "--auto-select-desktop-capture-source=Entire screen",
     "--autoplay-policy=no-user-gesture-required",
@@ -69,6 +72,10 @@ class Page:
 
     async def fill(self, selector: str, value: str, timeout: float = 15.0) -> None:
         await self._call("fill", selector=selector, value=value, timeout=int(timeout * 1000))
+
+    async def select_option(self, selector: str, label: str, timeout: float = 15.0) -> list[str]:
+        """Choose the option of a <select> whose visible text is `label`; the selected values."""
+        return await self._call("selectOption", selector=selector, label=label, timeout=int(timeout * 1000))
 
     async def press(self, selector: str, key: str, timeout: float = 15.0) -> None:
         await self._call("press", selector=selector, key=key, timeout=int(timeout * 1000))

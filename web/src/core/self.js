@@ -295,25 +295,44 @@ export class SelfParticipant extends EventEmitter {
     return { audio: byTrack(this.audioTrack, 'audioinput'), video: byTrack(this.videoTrack, 'videoinput'), speaker: this._devices.speaker };
   }
 
-  /** Switch microphone, camera or speaker (a MediaDeviceInfo or `{kind, deviceId}`). */
-  async setDevice(device) {
+  /**
+   * Switch microphone, camera or speaker (a MediaDeviceInfo or `{kind, deviceId}`). While the
+   * microphone / camera is on, the new device's track replaces the old one on the same sender
+   * (no renegotiation, same peer) and the old track is stopped. Switches run one at a time, in
+   * call order; when the new device cannot start, the old one stays in use and the call throws.
+   */
+  setDevice(device) {
+    const run = () => this._setDevice(device);
+    const next = (this._deviceChain || Promise.resolve()).then(run, run);
+    this._deviceChain = next.catch(() => {});
+    return next;
+  }
+
+  async _setDevice(device) {
     if (device.kind === 'audiooutput') {
       this._devices.speaker = device;
-    } else if (device.kind === 'audioinput') {
-      this._devices.audio = device;
-      if (this.audioEnabled) {
-        const track = await this._getUserMedia('audio');
-        this._setLocalTrack('audio', track);
-        await this._client._syncMedia('audio');
-        this.emit('audioUpdate', { audioEnabled: true, audioTrack: track });
-      }
-    } else if (device.kind === 'videoinput') {
-      this._devices.video = device;
-      if (this.videoEnabled) {
-        const track = await this._getUserMedia('video');
-        this._setLocalTrack('video', track);
-        await this._client._syncMedia('video');
-        this.emit('videoUpdate', { videoEnabled: true, videoTrack: track });
+    } else if (device.kind === 'audioinput' || device.kind === 'videoinput') {
+      const kind = device.kind === 'audioinput' ? 'audio' : 'video';
+      const previous = this._devices[kind];
+      this._devices[kind] = device;
+      if (kind === 'audio' ? this.audioEnabled : this.videoEnabled) {
+        const old = kind === 'audio' ? this.audioTrack : this.videoTrack;
+        let track;
+        try {
+          track = await this._getUserMedia(kind);
+        } catch (err) {
+          this._devices[kind] = previous;
+          if (old && old.readyState === 'live') this._setMediaPermission(kind, 'ACCEPTED'); // still on, with the old device
+          throw err;
+        }
+        if (!(kind === 'audio' ? this.audioEnabled : this.videoEnabled)) {
+          track.stop(); // turned off meanwhile: only remember the device
+        } else {
+          this._setLocalTrack(kind, track);
+          await this._client._syncMedia(kind);
+          if (kind === 'audio') this.emit('audioUpdate', { audioEnabled: true, audioTrack: track });
+          else this.emit('videoUpdate', { videoEnabled: true, videoTrack: track });
+        }
       }
     }
     this.emit('deviceUpdate', { device });

@@ -378,7 +378,8 @@ export class RtkSettings extends RtkElement {
           id, 'data-focus-key': id, disabled: !list.length,
           onchange: (e) => {
             const device = list.find((d) => d.deviceId === e.target.value);
-            if (device) m.self.setDevice(device).catch(failed(this, label));
+            // A device that cannot start leaves the old one in use: show that one again.
+            if (device) m.self.setDevice(device).catch((err) => { failed(this, label)(err); this.update(); });
           },
         }, list.length ? list.map((d, i) => h('option', { value: d.deviceId, selected: chosen ? chosen.deviceId === d.deviceId : i === 0 },
           d.label || `${label} ${i + 1}`)) : h('option', {}, 'None available')));
