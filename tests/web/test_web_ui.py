@@ -106,6 +106,14 @@ async def test_keyboard_only_user_joins_mutes_chats_and_leaves(browser: Any, pag
     await kim.wait('rtk-ended-screen >> role=heading[name="You left the meeting"]')
     await wait_participants(bob, 0)
 
+    # Rejoin from the "left" screen joins again in place (a new peer, no page reload).
+    left_peer = await kim.eval("() => window.meeting.self.id")
+    await kim.eval("() => { window.__samePage = true; }")
+    await kim.click('rtk-ended-screen >> role=button[name="Rejoin"]')
+    await kim.wait('rtk-meeting[data-screen="meeting"]')
+    await wait_participants(bob, 1)
+    assert await kim.eval("() => window.__samePage === true && window.meeting.self.id") not in (False, left_peer)
+
 
 async def test_theme_comes_from_the_preset_design_tokens(browser: Any, pages: list[Any], stack: Any, api: Any) -> None:
     tokens = {

@@ -848,8 +848,9 @@ export class RtkEndedScreen extends RtkElement {
     this.dataset.state = state;
     const error = h('p', { class: 'rtk-error', role: 'alert' });
     let rejoin = null;
-    if (state === 'disconnected') {
-      // The connection was lost for good: join again in place (a new peer, same devices).
+    if (state !== 'kicked' && state !== 'ended') {
+      // Join again in place (a new peer; the page, its settings and devices stay). A kicked
+      // participant's token is revoked and an ended meeting has nothing to rejoin.
       rejoin = h('button', { type: 'button', class: 'rtk-btn rtk-primary', 'data-focus-key': 'rejoin',
         onclick: async () => {
           rejoin.disabled = true;
@@ -862,8 +863,6 @@ export class RtkEndedScreen extends RtkElement {
             rejoin.focus();
           }
         } }, 'Rejoin');
-    } else if (state !== 'kicked' && state !== 'ended') {
-      rejoin = h('button', { type: 'button', class: 'rtk-btn rtk-primary', onclick: () => location.reload() }, 'Rejoin');
     }
     this.replace(h('div', { class: 'rtk-center', role: 'status' }, h('h1', {}, title), text ? h('p', {}, text) : null, rejoin, error));
   }
