@@ -97,8 +97,12 @@ async def run_recorder(args: argparse.Namespace) -> dict[str, Any]:
     await send(writer, {"op": "answer", "sdp": pc.localDescription.sdp})
     await recv(reader)
 
-    tracks = [RemoteTrack(peer_id=f"mid{t.mid}", user_id="", name=f"mid{t.mid}", label=t.kind, receiver=t.receiver)
-              for t in pc.getTransceivers() if t.receiver is not None]
+    # The server adds one transceiver per (publisher, kind), publishers in order: a publisher's
+    # camera and microphone share its peer id, as in a real session (one tile per participant).
+    kinds_per_publisher = 2
+    tracks = [RemoteTrack(peer_id=publisher, user_id="", name=publisher, label=t.kind, receiver=t.receiver)
+              for i, t in enumerate(pc.getTransceivers()) if t.receiver is not None
+              for publisher in [args.publishers[i // kinds_per_publisher]]]
     workdir = Path(tempfile.mkdtemp(prefix="bench-recording-"))
     clock = RecordingClock()
     counts = {track.key: 0 for track in tracks}

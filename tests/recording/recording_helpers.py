@@ -168,6 +168,29 @@ def close_to(rgb: tuple[int, int, int], target: tuple[int, int, int], tolerance:
     return all(abs(a - b) <= tolerance for a, b in zip(rgb, target, strict=True))
 
 
+def luma(frame_rgb: np.ndarray) -> np.ndarray:
+    return frame_rgb[..., 0] * 0.299 + frame_rgb[..., 1] * 0.587 + frame_rgb[..., 2] * 0.114
+
+
+def corner_stats(frame_rgb: np.ndarray, x: int, y: int, w: int, h: int) -> dict[str, int]:
+    """Dark and bright pixels in the bottom-left and bottom-right corners (bottom sixth, 40 % of
+    the width) of the tile at (x, y) of size w×h, relative to the bottom-right corner's median
+    luma (where no name label is): what a viewer sees as a dark band with white text."""
+    zh, zw = max(24, h // 6), w * 2 // 5
+    left = luma(frame_rgb[y + h - zh: y + h, x: x + zw].astype(np.float32))
+    right = luma(frame_rgb[y + h - zh: y + h, x + w - zw: x + w].astype(np.float32))
+    ref = float(np.median(right))
+
+    def dark(a: np.ndarray) -> int:
+        return int(np.count_nonzero(a < min(ref * 0.6, ref - 15)))
+
+    def bright(a: np.ndarray) -> int:
+        return int(np.count_nonzero(a > max(170.0, ref + 60)))
+
+    return {"ref": round(ref), "dark_left": dark(left), "bright_left": bright(left),
+            "dark_right": dark(right), "bright_right": bright(right)}
+
+
 def frame_number(frame_rgb: np.ndarray) -> int:
     """The source frame number drawn by ColourVideoTrack (a frame at its source size)."""
     height = frame_rgb.shape[0]

@@ -14,7 +14,12 @@ process so that decoding, scaling, mixing and encoding never run on the recorder
 
 Layout: a grid of equal tiles (√n columns, pictures letterboxed); when someone shares their
 screen, the screenshare takes the left three quarters and the cameras a column on the right
-(`Compositor._layout`).
+(`Compositor._layout`). Every tile carries its participant's name at the bottom left (white on a
+translucent dark band; a screenshare "<name> (screen)"), and a participant with a microphone
+but no camera, or a camera that has no picture yet, gets an avatar tile: their initials large
+on a coloured disc (`media/labels.py`; the track key's part before the last ':' is the
+participant, as in `peer_id:label`). Labels and avatars are rendered once per (text, size) with
+Pillow's built-in font and cached; per output frame only a small alpha blend remains.
 
 Timing: the parent sends encoded frames stamped on the recording timeline (media/clock.py) and a
 `tick(position)` about ten times a second; the child renders output up to `position - latency`
@@ -93,6 +98,18 @@ class _AudioTrack:
     decoder: Any
     resampler: Any
     next_pos: int | None = None
+    screen: bool = False  # screenshare audio: no tile of its own
+
+
+@dataclass(frozen=True)
+class _Avatar:
+    """A tile for a participant without a picture: their initials (and name label)."""
+
+    name: str
+
+
+def _peer(key: str) -> str:
+    return key.rpartition(":")[0] or key
 
 
 def _planes(frame: Any) -> list[Any]:
@@ -112,7 +129,9 @@ class Compositor:
         import av
         import numpy as np
 
-        self.av, self.np = av, np
+        from rtk_recording.media import labels
+
+        self.av, self.np, self.labels = av, np, labels
         self.cfg = config = config.normalized()
         fmt, ext, acodec, afmt, aext, self.mime, self.audio_mime = LAYOUTS[config.video_codec]
         directory = Path(config.directory)
@@ -160,6 +179,9 @@ class Compositor:
 
         self.videos: OrderedDict[str, _VideoTrack] = OrderedDict()
         self.audios: dict[str, _AudioTrack] = {}
+        self.order: dict[str, int] = {}  # participant → position in the grid (first track seen)
+        self._seq = 0
+        self._labels = labels.LabelCache()
         self.blocks: dict[int, Any] = {}  # audio block index → (channels, frame_size) float32
         self.video_index = 0
         self.audio_block = 0
@@ -181,6 +203,8 @@ class Compositor:
 
     # -- input ------------------------------------------------------------------------------
     def add_track(self, key: str, kind: str, name: str = "", screen: bool = False) -> None:
+        """`screen`: a screenshare's video or audio (an audio track without it is a microphone,
+        which gives its participant an avatar tile while they have no camera track)."""
         av = self.av
         if kind == "video":
             if key not in self.videos:
@@ -188,13 +212,21 @@ class Compositor:
                 self._dirty = True
         elif key not in self.audios:
             layout = "mono" if self.channels == 1 else "stereo"
-            self.audios[key] = _AudioTrack(name=name, decoder=None,
+            self.audios[key] = _AudioTrack(name=name, decoder=None, screen=screen,
                                            resampler=av.AudioResampler(format="fltp", layout=layout, rate=RATE))
+            self._dirty = True
+        else:
+            return
+        if _peer(key) not in self.order:
+            self.order[_peer(key)] = self._seq
+            self._seq += 1
 
     def remove_track(self, key: str) -> None:
-        if self.videos.pop(key, None) is not None:
+        if self.videos.pop(key, None) is not None or self.audios.pop(key, None) is not None:
             self._dirty = True
-        self.audios.pop(key, None)
+        peer = _peer(key)
+        if not any(_peer(k) == peer for k in (*self.videos, *self.audios)):
+            self.order.pop(peer, None)
 
     def frame(self, key: str, codec: str, pts: float, data: bytes, keyframe: bool) -> None:
         av = self.av
@@ -274,14 +306,31 @@ class Compositor:
         cw, ch = w // cols // 2 * 2, h // rows // 2 * 2
         return [(x0 + (i % cols) * cw, y0 + (i // cols) * ch, cw, ch) for i in range(n)]
 
-    def _layout(self) -> list[tuple[tuple[int, int, int, int], _VideoTrack]]:
-        """Where each video track goes. Without a screenshare: a grid of equal tiles. With one:
+    def _participants(self) -> list[_VideoTrack | _Avatar]:
+        """One tile per participant, in the order they appeared: their camera, or (camera track
+        without a picture yet, or only a microphone) an avatar."""
+        tiles: list[tuple[int, int, _VideoTrack | _Avatar]] = []
+        with_camera = set()
+        for key, track in self.videos.items():
+            if not track.screen:
+                with_camera.add(_peer(key))
+                tiles.append((self.order.get(_peer(key), 0), len(tiles),
+                              track if track.current is not None else _Avatar(track.name)))
+        for key, audio in self.audios.items():
+            peer = _peer(key)
+            if not audio.screen and peer not in with_camera:
+                with_camera.add(peer)
+                tiles.append((self.order.get(peer, 0), len(tiles), _Avatar(audio.name)))
+        return [tile for _, _, tile in sorted(tiles, key=lambda t: t[:2])]
+
+    def _layout(self) -> list[tuple[tuple[int, int, int, int], _VideoTrack | _Avatar]]:
+        """Where each tile goes. Without a screenshare: a grid of equal tiles. With one:
         the screenshare(s) take the main area (the left three quarters; all of it when nobody
-        else has video) and the cameras a column of tiles on the right, as RealtimeKit's
+        else has a tile) and the participants a column of tiles on the right, as RealtimeKit's
         recording layout gives a screenshare prominence. A screenshare counts from its first
         picture on, so that starting one does not blank the main area while it connects."""
         screens = [t for t in self.videos.values() if t.screen and t.current is not None]
-        cameras = [t for t in self.videos.values() if not t.screen]
+        cameras = self._participants()
         if not screens or not cameras:
             tracks = screens or cameras
             return list(zip(self._grid(len(tracks), 0, 0, self.W, self.H), tracks, strict=True)) if tracks else []
@@ -305,7 +354,8 @@ class Compositor:
             self.U.fill(128)
             self.V.fill(128)
             for (x, y, cw, ch), track in self._layout():
-                if track.current is None:
+                if isinstance(track, _Avatar):
+                    self._draw_avatar(track.name, x, y, cw, ch)
                     continue
                 src = track.current
                 scale = min(cw / src.width, ch / src.height)
@@ -321,6 +371,8 @@ class Compositor:
                 self.Y[oy: oy + h, ox: ox + w] = py
                 self.U[oy // 2: oy // 2 + h // 2, ox // 2: ox // 2 + w // 2] = pu
                 self.V[oy // 2: oy // 2 + h // 2, ox // 2: ox // 2 + w // 2] = pv
+                self._draw_label(f"{track.name} (screen)" if track.screen else track.name, ox, oy, w, h,
+                                 min(ch, cw * 9 // 16))
             data = np.concatenate([self.Y.reshape(-1), self.U.reshape(-1), self.V.reshape(-1)])
             self._last_frame = av.VideoFrame.from_ndarray(data.reshape(self.H * 3 // 2, self.W), format="yuv420p")
             self._dirty = False
@@ -329,6 +381,27 @@ class Compositor:
         frame.time_base = self.venc.time_base
         for packet in self.venc.encode(frame):
             self._mux_video(packet)
+
+    def _draw_avatar(self, name: str, x: int, y: int, cw: int, ch: int) -> None:
+        gap = max(2, min(cw, ch) // 80) // 2 * 2  # so that neighbouring avatars stay apart
+        x, y, w, h = x + gap // 2 // 2 * 2, y + gap // 2 // 2 * 2, cw - gap, ch - gap
+        if w < 8 or h < 8:
+            return
+        py, pu, pv = self._labels.avatar(name, w, h)
+        self.Y[y: y + h, x: x + w] = py
+        self.U[y // 2: y // 2 + h // 2, x // 2: x // 2 + w // 2] = pu
+        self.V[y // 2: y // 2 + h // 2, x // 2: x // 2 + w // 2] = pv
+        self._draw_label(name, x, y, w, h, min(ch, cw * 9 // 16))
+
+    def _draw_label(self, text: str, x: int, y: int, w: int, h: int, scale: int) -> None:
+        """`text` at the bottom left of the picture at (x, y) of size w×h (all even); `scale`:
+        the tile's height at 16:9, which sets the font size (the same for equal tiles)."""
+        label = self._labels.label(text, self.labels.font_size(scale), w, h)
+        if label is None:
+            return
+        lx = x + label.margin
+        ly = y + h - label.margin - label.height
+        label.blend(self.Y, self.U, self.V, lx, ly)
 
     def _mux_video(self, packet: Any) -> None:
         packet.stream = self.vstream

@@ -156,7 +156,8 @@ class Pipeline:
         feed.tap = EncodedTap(track.receiver, lambda frame, f=feed: self._on_frame(f, frame))
         self.feeds[track.key] = feed
         if old is None and self.composite is not None:
-            self.composite.add_track(track.key, track.kind, track.name, screen=track.label == "screenshare")
+            self.composite.add_track(track.key, track.kind, track.name,
+                                     screen=track.label in ("screenshare", "screenshare_audio"))
         log.info("track_added", peer_id=track.peer_id, label=track.label, mode=self.mode)
         return True
 
