@@ -12,6 +12,10 @@ rtk_sfu.media (RTP forwarding) and the comparison scenario also through a stock 
     python benchmarks/bench_sfu.py                      # default scenarios
     python benchmarks/bench_sfu.py --scenario 4x8 --scenario 6x12 --compare 1x4 --duration 10
     python benchmarks/bench_sfu.py --profile /tmp/sfu.prof   # cProfile of the SFU, largest scenario
+    python benchmarks/bench_sfu.py --no-relay --scenario 2x48 --trace   # where join→1st frame goes
+
+join→1st frame is CPU-bound (ICE, DTLS, SDP of every subscriber in two Python processes): on a
+shared machine a note is printed when other processes used CPU during the joins.
 """
 
 from __future__ import annotations
@@ -73,6 +77,8 @@ def run_scenario(
             cmd += ["--profile", profile]
         if trace:
             cmd.append("--trace")
+        if args.serial_clients:
+            cmd.append("--serial-clients")
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120 + args.duration * 3)
         if out.returncode != 0:
             raise RuntimeError(f"load generator failed:\n{out.stderr[-3000:]}")
@@ -97,12 +103,24 @@ def print_phases(r: dict[str, Any]) -> None:
     ph = r.get("join_phases")
     if not ph:
         return
-    print(f"  {r['publishers']}x{r['subscribers']} join milestones, ms after the subscriber's join (p50 / p95 / max, n):")
+    print(
+        f"  {r['publishers']}x{r['subscribers']} join milestones, ms after the subscriber's join (p50 / p95 / max, n):"
+    )
     for k, v in ph.items():
         if isinstance(v, list) and len(v) == 4:
             print(f"    {k:<32} {v[0]:>6} {v[1]:>6} {v[2]:>6}  ({v[3]})")
     print(f"    upstream PLIs, ms after the joins started: {ph.get('pli_sent_ms_after_joins')}")
     print(f"    keyframe requests (SFU): {ph.get('kf_requests')}", flush=True)
+
+
+def foreign_note(r: dict[str, Any]) -> None:
+    f = r.get("join_foreign_cpu")
+    if f is not None and f > 0.25:
+        print(
+            f"  ({r['publishers']}x{r['subscribers']}: other processes used {f:.1f} cores while the subscribers "
+            "joined; join latency is CPU-bound, so that join→1st frame is not representative)",
+            flush=True,
+        )
 
 
 def row(r: dict[str, Any]) -> str:
@@ -138,11 +156,16 @@ def main() -> None:
     ap.add_argument(
         "--trace", action="store_true", help="print where join→1st frame goes (milestones, ms after join)"
     )
+    ap.add_argument(
+        "--serial-clients",
+        action="store_true",
+        help="emulated clients answer their offers one at a time (default: interleaved in one event loop)",
+    )
     args = ap.parse_args()
     scenarios = [parse_scenario(s) for s in (args.scenario or ["4x8", "2x24"])]
     compare = parse_scenario(args.compare)
 
-    cache = os.path.join(tempfile.gettempdir(), "rtk-bench-sfu-sources.pkl")
+    cache = os.path.join(tempfile.gettempdir(), "rtk-bench-sfu-sources-v2.pkl")
     t0 = time.monotonic()
     subprocess.run([sys.executable, str(LOADGEN), "--prepare", "--cache", cache], check=True)
     print(
@@ -154,6 +177,7 @@ def main() -> None:
     results.append(fwd_cmp)
     print(HEADER)
     print(row(fwd_cmp), flush=True)
+    foreign_note(fwd_cmp)
     print_phases(fwd_cmp)
     relay_cmp = None
     if not args.no_relay:
@@ -169,6 +193,7 @@ def main() -> None:
         )
         results.append(res)
         print(row(res), flush=True)
+        foreign_note(res)
         print_phases(res)
 
     if relay_cmp and relay_cmp["sfu_cpu_us_per_packet"] and fwd_cmp["sfu_cpu_us_per_packet"]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fractions
 import json
 import os
@@ -19,22 +20,35 @@ import socket
 import statistics
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import aioice.ice  # noqa: E402
 import av  # noqa: E402
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription  # noqa: E402
 from aiortc.mediastreams import MediaStreamError  # noqa: E402
+from av.video.frame import PictureType  # noqa: E402
+
+# Imported up front, not on the first subscriber's answer: importing rtk_sfu.media (prometheus
+# client, aiortc checks) took ~50 ms of the load generator's single thread in the middle of the
+# join burst. The import also makes this process's aiortc receivers build their (unused here)
+# receive-side bandwidth estimator lazily, as on the SFU.
+from rtk_sfu.media.rtp import parse_header, vp8_is_keyframe_start  # noqa: E402
+from rtk_sfu.media.srtp import lean_unprotect  # noqa: E402
 
 from sfu.wire import loopback_ice, recv, send  # noqa: E402
 
 FPS = 30
+#: a lean subscriber whose video does not start with a keyframe sends a PLI at most this often
+KEYFRAME_REQUEST_INTERVAL = 0.1
 
 
 def preencode_video(width: int, height: int, seconds: float, bitrate: int) -> list[bytes]:
-    """Encode a lavfi testsrc once; frame 0 is the only keyframe."""
+    """Encode a lavfi testsrc2 (moving, ~6 kB per delta frame at 1.5 Mbit/s, ~18 kB keyframe)
+    once; frame 0 is the only keyframe, so a subscriber joining mid-stream needs a PLI."""
     n = int(seconds * FPS)
     cc = av.CodecContext.create("libvpx", "w")
     cc.width, cc.height, cc.pix_fmt = width, height, "yuv420p"
@@ -45,7 +59,7 @@ def preencode_video(width: int, height: int, seconds: float, bitrate: int) -> li
     cc.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "error-resilient": "1"}
     out: list[bytes] = []
     try:
-        src = av.open(f"testsrc=size={width}x{height}:rate={FPS}", format="lavfi")
+        src = av.open(f"testsrc2=size={width}x{height}:rate={FPS}", format="lavfi")
         frames = (f for f in src.decode(video=0))
     except Exception:  # pragma: no cover - lavfi missing: moving gradient
         import numpy as np
@@ -62,6 +76,9 @@ def preencode_video(width: int, height: int, seconds: float, bitrate: int) -> li
         if i >= n:
             break
         frame = frame.reformat(format="yuv420p")
+        # lavfi frames come out as pict_type I, and libvpxenc forces a keyframe for every I frame:
+        # without this every frame was a keyframe and a new subscriber never needed a PLI
+        frame.pict_type = PictureType.I if i == 0 else PictureType.NONE
         frame.pts = i
         frame.time_base = cc.time_base
         for p in cc.encode(frame):
@@ -108,9 +125,11 @@ class PacketTrack(MediaStreamTrack):
         self.n = 0
         self.start: float | None = None
         self.keyframe_requests = 0
+        self.keyframe_request_times: list[float] = []
 
     def request_keyframe(self) -> None:
         self.keyframe_requests += 1
+        self.keyframe_request_times.append(time.monotonic())
         self.i = 0
 
     async def recv(self) -> av.Packet:
@@ -132,7 +151,17 @@ class PacketTrack(MediaStreamTrack):
 
 
 class StreamCount:
-    __slots__ = ("kind", "first_seq", "max_seq", "cycles", "received", "first_frame_at", "mark")
+    __slots__ = (
+        "kind",
+        "first_seq",
+        "max_seq",
+        "cycles",
+        "received",
+        "first_frame_at",
+        "mark",
+        "pli_at",
+        "plis",
+    )
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -142,10 +171,35 @@ class StreamCount:
         self.received = 0
         self.first_frame_at: float | None = None
         self.mark: tuple[int, int] | None = None
+        self.pli_at = -1e9
+        self.plis = 0
 
     @property
     def expected(self) -> int:
         return 0 if self.first_seq is None else self.cycles + self.max_seq - self.first_seq + 1
+
+
+_CLIENT_TURN: asyncio.Lock | None = None
+SERIAL_CLIENTS = False
+
+
+@contextlib.asynccontextmanager
+async def client_turn() -> AsyncIterator[None]:
+    """With ``--serial-clients``, emulated clients answer their offers one at a time, in arrival
+    order.
+
+    Real clients each have their own CPU and answer within a few ms of their offer. In this one
+    process asyncio interleaves all M answers at every await inside aiortc, so (by default) all of
+    them go out only after all M have been computed. In order, client k answers after k answers'
+    CPU: a lower median, a later tail; neither is M independent clients."""
+    global _CLIENT_TURN
+    if not SERIAL_CLIENTS:
+        yield
+        return
+    if _CLIENT_TURN is None:
+        _CLIENT_TURN = asyncio.Lock()
+    async with _CLIENT_TURN:
+        yield
 
 
 async def connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -223,17 +277,18 @@ async def subscriber(
     await send(writer, {"op": "subscribe", "publishers": publishers, "kinds": ["video", "audio"]})
     offer = await recv(reader)
     marks["offer_received"] = time.monotonic()
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
-    marks["remote_set"] = time.monotonic()
-    answer = await pc.createAnswer()
-    marks["answer_created"] = time.monotonic()
-    await pc.setLocalDescription(answer)
-    marks["local_set"] = time.monotonic()
+    async with client_turn():
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+        marks["remote_set"] = time.monotonic()
+        answer = await pc.createAnswer()
+        marks["answer_created"] = time.monotonic()
+        await pc.setLocalDescription(answer)
+        marks["local_set"] = time.monotonic()
 
-    if not decode:
-        install_counter(pc, streams, marks)
+        if not decode:
+            install_counter(pc, streams, marks)
 
-    await send(writer, {"op": "answer", "sdp": pc.localDescription.sdp})
+        await send(writer, {"op": "answer", "sdp": pc.localDescription.sdp})
     marks["answer_sent"] = time.monotonic()
     await recv(reader)
     marks["subscribed"] = time.monotonic()
@@ -254,9 +309,6 @@ def install_counter(pc: RTCPeerConnection, streams: dict[int, StreamCount], mark
     """Count forwarded RTP in the socket callback: the SRTP header (SSRC, sequence number) is
     plaintext, so only packets up to each stream's first keyframe are decrypted (to time the
     first frame). Everything else (STUN, DTLS, RTCP) takes aioice's normal path."""
-    import aioice.ice
-    from rtk_sfu.media.rtp import parse_header, vp8_is_keyframe_start
-    from rtk_sfu.media.srtp import lean_unprotect
 
     pt_kind: dict[int, str] = {}
     for t in pc.getTransceivers():
@@ -264,6 +316,7 @@ def install_counter(pc: RTCPeerConnection, streams: dict[int, StreamCount], mark
             if not c.mimeType.lower().endswith("/rtx"):
                 pt_kind[c.payloadType] = t.kind
     dtls = pc.getTransceivers()[0].receiver.transport
+    vrecv = next((t.receiver for t in pc.getTransceivers() if t.kind == "video"), None)
     conn = dtls.transport._connection
     state: list[Any] = [None, None]
 
@@ -297,8 +350,16 @@ def install_counter(pc: RTCPeerConnection, streams: dict[int, StreamCount], mark
                     if plain is None:
                         return
                     _b1, _seq, _ts, _xs, _xe, ps, pe = parse_header(plain)
+                    now = time.monotonic()
                     if st.kind == "audio" or vp8_is_keyframe_start(plain[ps:pe]):
-                        st.first_frame_at = time.monotonic()
+                        st.first_frame_at = now
+                    elif vrecv is not None and now - st.pli_at >= KEYFRAME_REQUEST_INTERVAL:
+                        # video that does not start with a keyframe (e.g. the keyframe came
+                        # before this side's DTLS handshake had finished): ask for one, as a
+                        # browser's receiver does
+                        st.pli_at = now
+                        st.plis += 1
+                        asyncio.ensure_future(vrecv._send_rtcp_pli(ssrc))
                 return
             orig(data, addr)
 
@@ -359,6 +420,18 @@ async def cpu_sampler(period: float = 0.05) -> None:
     while True:
         CPU_SAMPLES.append((time.monotonic(), time.process_time(), _proc_stat()))
         await asyncio.sleep(period)
+
+
+def join_foreign_cpu(
+    a: tuple[float, float, list[int]], b: tuple[float, float, list[int]], wall: float
+) -> float | None:
+    """CPU (in cores) used by processes other than the SFU and this load generator while the
+    subscribers joined: the machine is shared, and join latency is CPU-bound."""
+    d = [y - x for x, y in zip(a[2], b[2], strict=False)]
+    if len(d) < 5 or not sum(d) or wall <= 0:
+        return None
+    busy = (sum(d) - d[3] - d[4]) / sum(d) * (os.cpu_count() or 1)
+    return round(max(0.0, busy - ((b[0] - a[0]) + (b[1] - a[1])) / wall), 2)
 
 
 def cpu_timeline(t_ref: float, end: float, events: list[list[Any]]) -> list[str]:
@@ -428,10 +501,15 @@ def join_phases(subs: list[dict[str, Any]], events: list[list[Any]], t_ref: floa
         for k, v in sorted(acc.items(), key=lambda kv: statistics.median(kv[1]))
     }
     plis: dict[str, list[int]] = {}
+    kf_in: dict[str, list[int]] = {}
     for t, who, ev in events:
-        if ev == "pli_sent" and t >= t_ref - 0.5:
-            plis.setdefault(who, []).append(round(1000 * (t - t_ref)))
+        if ev in ("pli_sent", "kf_in", "rtx_in") and t >= t_ref - 0.5:
+            d = plis if ev == "pli_sent" else kf_in
+            d.setdefault(who, []).append(
+                round(1000 * (t - t_ref)) if ev != "rtx_in" else f"rtx@{1000 * (t - t_ref):.0f}"
+            )
     out["pli_sent_ms_after_joins"] = plis
+    out["requested_keyframes_in_ms_after_joins"] = kf_in
     out["kf_requests"] = sum(1 for _t, _w, ev in events if ev == "kf_request")
     return out
 
@@ -450,7 +528,9 @@ def load_sources(args: argparse.Namespace) -> tuple[list[bytes], list[bytes]]:
 
     if args.cache and Path(args.cache).exists():
         with open(args.cache, "rb") as f:
-            return pickle.load(f)
+            video, audio = pickle.load(f)
+        if len(video) > 1 and video[0][0] & 1 == 0 and video[1][0] & 1:  # keyframe, then delta
+            return video, audio
     video = preencode_video(args.width, args.height, 4.0, args.bitrate)
     audio = preencode_opus(1.0)
     if args.cache:
@@ -468,6 +548,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     pubs = [await publisher(args.port, pid, video, audio) for pid in pub_ids]
     await asyncio.sleep(1.0)
     sampler = asyncio.ensure_future(cpu_sampler()) if args.trace else None
+    join_prof = None
+    if args.trace and os.environ.get("RTK_BENCH_LOADGEN_JOIN_PROFILE"):
+        import cProfile
+
+        join_prof = cProfile.Profile()
+        join_prof.enable()
+    j0 = (await server_stats(args.port))["cpu"], time.process_time(), _proc_stat()
     t_ref = time.monotonic()
     lean = [subscriber(args.port, f"sub{i}", pub_ids, False, t_ref) for i in range(args.subscribers)]
     # one extra subscriber runs the stock receive path and decodes publisher 0's tracks: proves the
@@ -478,6 +565,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and len(first_frame_times(subs)) < expected_video:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
+    j1 = (await server_stats(args.port))["cpu"], time.process_time(), _proc_stat()
+    foreign = join_foreign_cpu(j0, j1, time.monotonic() - t_ref)
+    if join_prof is not None:
+        join_prof.disable()
+        join_prof.dump_stats(os.environ["RTK_BENCH_LOADGEN_JOIN_PROFILE"])
     phases = None
     if args.trace:
         reader, writer = await connect(args.port)
@@ -485,6 +577,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         tr = await recv(reader)
         writer.close()
         phases = join_phases(subs, tr["events"] if tr else [], t_ref)
+        phases["publisher_keyframe_requests_ms_after_joins"] = [
+            [round(1000 * (t - t_ref)) for t in p["video"].keyframe_request_times if t >= t_ref] for p in pubs
+        ]
         if sampler is not None:
             sampler.cancel()
         phases["cpu_timeline"] = cpu_timeline(t_ref, time.monotonic(), tr["events"] if tr else [])
@@ -552,9 +647,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "first_frame_p50_s": pct(ff, 50),
         "first_frame_p95_s": pct(ff, 95),
         "first_frames": f"{len(ff)}/{expected_video}",
+        "join_foreign_cpu": foreign,
         "decoder_fps": round(statistics.mean(dec_fps), 1) if dec_fps else None,
         "decoded_sizes": sizes,
         "publisher_keyframe_requests": sum(p["video"].keyframe_requests for p in pubs),
+        "subscriber_keyframe_requests": sum(st.plis for s in subs for st in s["streams"].values()),
         "server_counters": {
             k: s1["counters"].get(k, 0) - s0["counters"].get(k, 0) for k in s1.get("counters", {})
         },
@@ -584,12 +681,17 @@ def main() -> None:
     ap.add_argument("--profile", default="")
     ap.add_argument("--no-decode", action="store_true")
     ap.add_argument("--trace", action="store_true", help="join milestones (server started with --trace)")
+    ap.add_argument(
+        "--serial-clients", action="store_true", help="emulated clients compute their answers one at a time"
+    )
     ap.add_argument("--cache", default="", help="pickle file of pre-encoded sources")
     ap.add_argument("--prepare", action="store_true", help="only pre-encode into --cache")
     args = ap.parse_args()
     if args.prepare:
         load_sources(args)
         return
+    global SERIAL_CLIENTS
+    SERIAL_CLIENTS = args.serial_clients
     res = asyncio.run(run(args))
     print(json.dumps(res), flush=True)
 

@@ -4,7 +4,8 @@ signaling protocol. Prints ``{"ready": port}`` on stdout once listening.
 
 Ops (client -> server): join{peer}, offer{sdp, labels} -> answer{sdp},
 subscribe{publishers, kinds} -> offer{sdp} ... answer{sdp} -> subscribed{},
-stats -> stats{cpu, forwarded, received, counters}, profile{action: start|stop, path}.
+stats -> stats{cpu, forwarded, received, counters}, profile{action: start|stop, path},
+trace -> trace{events} (with --trace: SFU-side join milestones, then cleared).
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def install_trace() -> None:
     from rtk_sfu.media import forwarder, router
 
     def wrap(cls: Any, name: str, event: str, who: Any) -> None:
-        orig = getattr(cls, name)
+        orig = getattr(cls, name, None)
+        if orig is None:  # another version of the media plane
+            return
 
         def fn(self: Any, *a: Any, **kw: Any) -> Any:
             TRACE.append((time.monotonic(), who(self), event))
@@ -56,6 +59,15 @@ def install_trace() -> None:
     wrap(forwarder.Egress, "on_keyframe_request", "pli_from_sub", sub)
     wrap(forwarder.IngressTrack, "request_keyframe", "kf_request", pub)
     wrap(forwarder.IngressTrack, "_send_pli", "pli_sent", pub)
+    wrap(forwarder.IngressTrack, "_keyframe_seen", "kf_in", pub)
+    orig_on_rtp = forwarder.IngressTrack.on_rtp
+
+    def on_rtp(self: Any, data: bytes, arrival_time_ms: int, is_rtx: bool) -> None:
+        if is_rtx:
+            TRACE.append((time.monotonic(), pub(self), "rtx_in"))
+        orig_on_rtp(self, data, arrival_time_ms, is_rtx)
+
+    forwarder.IngressTrack.on_rtp = on_rtp
     wrap(router.PeerTransport, "create_offer", "create_offer", lambda p: p.peer_id)
     wrap(router.PeerTransport, "handle_answer", "handle_answer", lambda p: p.peer_id)
 

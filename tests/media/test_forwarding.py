@@ -108,6 +108,36 @@ async def test_late_joiner_gets_keyframe_promptly(harness: Harness) -> None:
     assert b.stats_for("a", "video").sizes == {(320, 240)}
 
 
+@pytest.mark.parametrize("media_config", [
+    MediaConfig(ice=IceConfig(addresses=("127.0.0.1",)), remb=False, pli_interval=30.0, keyframe_retry=30.0)
+])
+async def test_keyframe_requests_share_one_pli_and_a_request_after_the_keyframe_gets_its_own(
+    harness: Harness,
+) -> None:
+    """Subscribers that ask for a keyframe while one is on its way share that PLI (no storm when
+    many join at once); a subscriber asking after it arrived gets a PLI of its own right away, not
+    after ``pli_interval`` (30 s here, so the old per-interval throttle would fail this test)."""
+    a = await harness.join("a")
+    b = await harness.join("b")
+    await a.publish(("video", PatternVideoTrack(320, 240, 15)))
+    harness.router.subscribe("b", "a", "video")
+    await harness.settle()
+    assert await wait_for(lambda: (s := b.stats_for("a", "video")) is not None and s.frames >= 10, 15)
+    requests = count_keyframe_requests(a)
+    ingress = harness.router._producers[("a", "video")]
+
+    for _ in range(5):  # five subscribers asking at once
+        ingress.request_keyframe()
+    assert await wait_for(lambda: len(requests) >= 1, 5)
+    frames_before = b.stats_for("a", "video").frames
+    await asyncio.sleep(0.6)  # the keyframe reaches the SFU and b
+    assert len(requests) == 1, requests
+    assert b.stats_for("a", "video").frames > frames_before
+
+    ingress.request_keyframe()  # a subscriber joining just after that keyframe
+    assert await wait_for(lambda: len(requests) >= 2, 5), "the next PLI waited for pli_interval"
+
+
 async def test_screenshare_is_its_own_track(harness: Harness) -> None:
     a = await harness.join("a")
     b = await harness.join("b")

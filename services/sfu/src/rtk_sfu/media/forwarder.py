@@ -26,7 +26,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, pack_remb_fci
 
-from ._compat import RECEIVER_ATTRS, SENDER_ATTRS, check_instance
+from ._compat import RECEIVER_ATTRS, SENDER_ATTRS, check_instance, resolve_estimator
 from .metrics import COUNTERS
 from .rtp import HDR_OUT, U16, U32, build_extension_block, keyframe_detector, parse_header, scan_extensions
 from .srtp import lean_protect
@@ -128,9 +128,11 @@ class IngressTrack:
         self._stats: StreamStatistics | None = None
         self._rtx_stats: StreamStatistics | None = None
         self._nack = receiver._RTCRtpReceiver__nack_generator
-        self._remb = receiver._RTCRtpReceiver__remote_bitrate_estimator if router.config.remb else None
+        self._remb = resolve_estimator(receiver) if router.config.remb else None
         self._last_pli = -1e9
         self._pli_handle: asyncio.TimerHandle | None = None
+        self._pli_outstanding = False  # PLI sent, no keyframe seen since
+        self._kf_wanted: float | None = None  # oldest keyframe request not served yet
         # load / speaker accounting (read by the router's housekeeping)
         self.packets_in = 0
         self.level_sum = 0
@@ -215,6 +217,8 @@ class IngressTrack:
         if not egresses:
             return
         payload = data[ps:pe]
+        if self._kf_wanted is not None and self.detector is not None and self.detector(payload):
+            self._keyframe_seen()
         ntp = ntp_now()
         if self.is_audio:
             xval = _LEVEL_BYTES[vb] if vb >= 0 else _SILENCE
@@ -249,32 +253,59 @@ class IngressTrack:
 
     # -- keyframes ---------------------------------------------------------------------------
     def request_keyframe(self) -> None:
-        """Ask the publisher for a keyframe: PLI, at most one per ``pli_interval`` per track; a
-        request inside the interval is deferred to its end rather than dropped."""
+        """Ask the publisher for a keyframe (PLI), coalescing requests per track.
+
+        - While a PLI is outstanding (sent, no keyframe seen since), later requests are served by
+          the keyframe on its way: nothing is sent; if none arrives within ``pli_interval`` the
+          PLI is repeated.
+        - Once a keyframe has arrived, a new request (e.g. a subscriber that joined just after
+          it) sends a PLI at once, but never sooner than ``pli_min_interval`` after the previous
+          one (deferred, not dropped).
+
+        So one PLI serves every subscriber that started waiting before its keyframe, and a late
+        joiner does not wait out a long throttle because someone else joined just before."""
         if self.is_audio or self.closed:
             return
         now = time.monotonic()
-        wait = self._last_pli + self.router.config.pli_interval - now
-        if wait <= 0:
+        if self._kf_wanted is None:
+            self._kf_wanted = now
+        cfg = self.router.config
+        if self._pli_outstanding:
+            wait = self._last_pli + cfg.pli_interval - now
+        else:
+            wait = self._last_pli + cfg.pli_min_interval - now
+        if wait <= 0.001:
             self._send_pli(now)
         elif self._pli_handle is None:
             self._pli_handle = asyncio.get_running_loop().call_later(wait, self._deferred_pli)
 
     def _deferred_pli(self) -> None:
         self._pli_handle = None
-        if not self.closed:
-            self._send_pli(time.monotonic())
+        if not self.closed and self._kf_wanted is not None:  # not served by a keyframe meanwhile
+            self.request_keyframe()
+
+    def _keyframe_seen(self) -> None:
+        """A keyframe start arrived from the publisher: every pending request is served."""
+        self._kf_wanted = None
+        self._pli_outstanding = False
+        if self._pli_handle is not None:
+            self._pli_handle.cancel()
+            self._pli_handle = None
 
     def _send_pli(self, now: float) -> None:
+        if self._pli_handle is not None:
+            self._pli_handle.cancel()
+            self._pli_handle = None
+        self._last_pli = now
         if self.media_ssrc is None:
             # nothing received yet: the first packets will start the stream anyway, but ask again
             # shortly so a subscriber waiting for a keyframe is not stuck
-            self._last_pli = now
+            self._pli_outstanding = False
             self._pli_handle = asyncio.get_running_loop().call_later(
                 self.router.config.pli_interval, self._deferred_pli
             )
             return
-        self._last_pli = now
+        self._pli_outstanding = True
         COUNTERS.plis_sent += 1
         self._spawn(self.receiver._send_rtcp_pli(self.media_ssrc))
 
