@@ -92,7 +92,9 @@ async def test_late_joiner_gets_a_keyframe_promptly(stack, api, connect) -> None
     after = sfu_metrics(stack)
     assert after["rtk_sfu_plis_sent_total"] - before["rtk_sfu_plis_sent_total"] >= 2
     assert after["rtk_sfu_keyframes_forwarded_total"] - before["rtk_sfu_keyframes_forwarded_total"] >= 2
-    assert max(latencies) < 3.0  # generous: 2 loaded cores run the whole stack and three clients
+    # The bound: a keyframe within 1 s of the late joiner's connection being up (measured
+    # 0.15-0.2 s on a 2-core machine running the whole stack and three clients).
+    assert max(latencies) < 1.0
     assert timing["first_remote_frame"] < 5.0
 
 
