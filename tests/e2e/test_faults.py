@@ -59,3 +59,62 @@ async def test_postgres_restart_fails_fast_and_loses_no_acknowledged_write(stack
                 break
             page += 1
         assert set(acknowledged) <= listed, "an acknowledged write was lost"
+
+
+async def test_auth_service_down_fails_adds_cleanly_and_they_work_again_after_it_returns(stack):
+    """Participant tokens come from the auth service (batched across concurrent adds). With it
+    down, every add fails fast with DEPENDENCY_UNAVAILABLE and leaves no participant behind; once
+    it is back, adds succeed again without restarting anything else."""
+    import grpc
+    from realtime.meeting.v1 import (
+        meeting_pb2,
+        meeting_service_pb2,
+        meeting_service_pb2_grpc,
+        participant_pb2,
+        participant_service_pb2,
+        participant_service_pb2_grpc,
+    )
+    from rtkit.clients import internal_metadata
+    from rtkit.errors import decode_rpc_error
+
+    md = internal_metadata(stack.internal_token)
+    async with grpc.aio.insecure_channel(stack.grpc["meeting"]) as channel:
+        meetings = meeting_service_pb2_grpc.MeetingServiceStub(channel)
+        participants = participant_service_pb2_grpc.ParticipantServiceStub(channel)
+        meeting = (await meetings.CreateMeeting(meeting_service_pb2.CreateMeetingRequest(
+            app_id=stack.app_id, meeting=meeting_pb2.Meeting(title="auth down")), metadata=md)).meeting
+
+        def add(i: int):
+            return participants.AddParticipant(participant_service_pb2.AddParticipantRequest(
+                app_id=stack.app_id, meeting_id=meeting.id,
+                participant=participant_pb2.Participant(custom_participant_id=f"a{i}", preset_name="group_call_host")),
+                metadata=md, timeout=20)
+
+        await add(0)
+        await asyncio.to_thread(stack.dev.stop_service, "auth")
+        try:
+            started = time.monotonic()
+            results = await asyncio.gather(*(add(i) for i in range(1, 9)), return_exceptions=True)
+            elapsed = time.monotonic() - started
+            assert all(isinstance(r, grpc.aio.AioRpcError) for r in results), results
+            reasons = {decode_rpc_error(r).reason for r in results}
+            assert reasons == {"DEPENDENCY_UNAVAILABLE"}, reasons
+            assert elapsed < 15, elapsed  # bounded by the auth call's deadline, not hanging
+            listed = await participants.ListParticipants(participant_service_pb2.ListParticipantsRequest(
+                app_id=stack.app_id, meeting_id=meeting.id, page_size=50), metadata=md)
+            assert [p.custom_participant_id for p in listed.participants] == ["a0"]  # nothing half-written
+        finally:
+            await asyncio.to_thread(stack.dev.restart_service, "auth")
+
+        # Recovers by itself once the meeting service's channel reconnects (backoff ≤ 2 s).
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                await add(9)
+                break
+            except grpc.aio.AioRpcError as exc:
+                assert decode_rpc_error(exc).reason == "DEPENDENCY_UNAVAILABLE"
+                assert time.monotonic() < deadline, "adds did not recover after the auth service returned"
+                await asyncio.sleep(0.2)
+        again = await asyncio.gather(*(add(i) for i in range(10, 14)))
+        assert all(a.token and a.participant.custom_participant_id == f"a{10 + n}" for n, a in enumerate(again))
