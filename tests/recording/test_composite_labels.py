@@ -136,3 +136,35 @@ def test_labels_fit_their_tile():
     assert labels.render_label("", 11, 300, 200) is None
     y, u, v = labels.render_avatar("Ann", 64, 36)
     assert y.shape == (36, 64) and u.shape == v.shape == (18, 32)
+
+
+def test_a_participant_without_tracks_has_an_avatar_tile_that_their_camera_joins(make):
+    comp = make(640, 360)
+    comp.add_participant("ivy", "Ivy Ng")  # joined with camera and microphone off
+    assert [(type(t), t.name) for _, t in comp._layout()] == [(_Avatar, "Ivy Ng")]
+    comp.add_participant("jo", "Jo March")
+    comp.add_track("jo:audio", "audio", "Jo March")
+    comp.add_track("jo:video", "video", "Jo March")  # presence + camera + microphone: one tile
+    _feed(comp, "jo:video", _vp8(RED, n=3))
+    comp.render(0.5)
+    assert [(type(t), t.name) for _, t in comp._layout()] == [(_Avatar, "Ivy Ng"), (_VideoTrack, "Jo March")]
+
+    # Jo turns the camera and microphone off: still in the session, so an avatar in the same place.
+    comp.remove_track("jo:video")
+    comp.remove_track("jo:audio")
+    assert [(type(t), t.name) for _, t in comp._layout()] == [(_Avatar, "Ivy Ng"), (_Avatar, "Jo March")]
+    comp.render(1.0)
+    comp.remove_participant("ivy")  # left: no tile
+    assert [(type(t), t.name) for _, t in comp._layout()] == [(_Avatar, "Jo March")]
+    comp.remove_participant("jo")
+    assert comp._layout() == [] and comp.order == {}
+    comp.render(1.5)
+    comp.finish(1.5)
+    with av.open(str(comp.path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    # Between 0.5 s and 1 s: two avatars side by side (320×360 cells), Ivy's initials on the left.
+    two = frames[12]
+    for x in (0, 320):
+        centre = luma(two[130:230, x + 110: x + 210].astype(np.float32))
+        assert np.count_nonzero(centre > 200) >= 100, x  # the initials
+    assert np.max(luma(frames[-1].astype(np.float32))) < 40  # nobody left: an empty (black) picture

@@ -21,7 +21,7 @@ import psutil
 import pytest
 from moto import settings as moto_settings
 from realtime.recording.v1 import recording_pb2, recording_service_pb2, recording_service_pb2_grpc
-from recording_helpers import ColourVideoTrack, WebhookReceiver, close_to, dominant_rgb, frame_number
+from recording_helpers import ColourVideoTrack, WebhookReceiver, close_to, dominant_rgb, frame_number, luma
 from rtkit.clients import ACCOUNT_HEADER
 from rtkit.errors import decode_rpc_error
 
@@ -41,18 +41,25 @@ async def _webhook(rec, events=("recording.statusUpdate",)) -> tuple[WebhookRece
     return receiver, hook
 
 
-async def _emitted_statuses(stack, recording_id: str) -> list[str]:
-    """The statuses of the recording's webhook deliveries in the order the events occurred."""
-    conn = await asyncpg.connect(stack.dev.database_url)
-    try:
-        rows = await conn.fetch("SELECT body FROM meeting.webhook_deliveries WHERE event = 'recording.statusUpdate'"
-                                " ORDER BY event_time, create_time")
-    finally:
-        await conn.close()
+async def _emitted_statuses(stack, recording_id: str, until_last: str = "UPLOADED") -> list[str]:
+    """The statuses of the recording's webhook deliveries in the order the events occurred, once
+    the delivery of `until_last` is recorded (the webhook dispatcher consumes the recording's
+    events asynchronously, so the REST status can be ahead of it by a moment)."""
     import orjson
 
-    bodies = [orjson.loads(r["body"]) for r in rows]
-    return [b["recording"]["status"] for b in bodies if b["recording"]["id"] == recording_id]
+    deadline = time.monotonic() + 20
+    while True:
+        conn = await asyncpg.connect(stack.dev.database_url)
+        try:
+            rows = await conn.fetch("SELECT body FROM meeting.webhook_deliveries"
+                                    " WHERE event = 'recording.statusUpdate' ORDER BY event_time, create_time")
+        finally:
+            await conn.close()
+        bodies = [orjson.loads(r["body"]) for r in rows]
+        statuses = [b["recording"]["status"] for b in bodies if b["recording"]["id"] == recording_id]
+        if until_last in statuses or time.monotonic() > deadline:
+            return statuses
+        await asyncio.sleep(0.1)
 
 
 def _frames(path) -> list[np.ndarray]:
@@ -67,6 +74,7 @@ async def test_composite_and_track_recordings_of_two_peers(rec, rec_stack, tmp_p
     seen_by_a: list[str] = []
     a.participants.joined.on("participantJoined", lambda p: seen_by_a.append(p.id))
     b = await rec.peer(meeting_id, "bob", BLUE, 660)
+    g = await rec.peer(meeting_id, "gus")  # camera and microphone off: an avatar tile, no track file
 
     composite = await rec.ok("POST", "/recordings", json={
         "meeting_id": meeting_id, "file_name_prefix": "weekly",
@@ -112,8 +120,8 @@ async def test_composite_and_track_recordings_of_two_peers(rec, rec_stack, tmp_p
     assert all(s["status"] in ("UPLOADING", "UPLOADED") for s in stopped), stopped
 
     # The recorder peers were in the session the whole time, yet no peer ever saw them.
-    assert set(a.participants.joined.keys()) == {b.self.id} and seen_by_a == [b.self.id]
-    assert set(b.participants.joined.keys()) == {a.self.id}
+    assert set(a.participants.joined.keys()) == {b.self.id, g.self.id} and seen_by_a == [b.self.id, g.self.id]
+    assert set(b.participants.joined.keys()) == {a.self.id, g.self.id}
 
     composite = await rec.until_status(composite["id"], "UPLOADED", "ERRORED")
     track = await rec.until_status(track["id"], "UPLOADED", "ERRORED")
@@ -122,7 +130,8 @@ async def test_composite_and_track_recordings_of_two_peers(rec, rec_stack, tmp_p
     paused_for = ((resume_sent - pause_done) + (resume_done - pause_sent)) / 2
     expected = (_iso(composite["stopped_time"]) - _iso(composite["started_time"])).total_seconds() - paused_for
 
-    # Composite: one H.264 + AAC MP4 with both peers side by side, the paused interval cut out.
+    # Composite: one H.264 + AAC MP4 with both cameras side by side above gus's avatar (a 2×2
+    # grid of 320×180 cells), the paused interval cut out.
     assert composite["output_file_name"].startswith("weekly_") and composite["output_file_name"].endswith(".mp4")
     assert composite["recording_duration"] == pytest.approx(expected, abs=1.0)
     assert composite["download_url"].startswith(rec_stack.gateway_url + "/v1/recordings/")
@@ -135,11 +144,16 @@ async def test_composite_and_track_recordings_of_two_peers(rec, rec_stack, tmp_p
     frames = _frames(path)
 
     def both_peers(frame: np.ndarray) -> bool:
-        tiles = (dominant_rgb(frame, 160, 150), dominant_rgb(frame, 480, 150))
+        tiles = (dominant_rgb(frame, 160, 90), dominant_rgb(frame, 480, 90))
         return any(close_to(tiles[0], x) and close_to(tiles[1], y) for x, y in ((RED, BLUE), (BLUE, RED)))
 
     assert any(both_peers(f) for f in frames[: len(frames) // 2])  # before the pause
     assert all(both_peers(f) for f in frames[-8:-2])  # after the resume, to the end
+    for frame in frames[-8:-2]:
+        assert close_to(dominant_rgb(frame, 30, 200), (38, 38, 42), 15)  # gus: a dark grey avatar tile
+        avatar = luma(frame[200:340, 100:220].astype(np.float32))
+        assert np.count_nonzero(avatar > 200) >= 50  # with the initials large in the centre
+        assert float(np.max(luma(frame[200:340, 340:620].astype(np.float32)))) < 40  # the empty cell
 
     # Track recording: four files muxed without transcoding, in sync with their sources.
     recorded = (_iso(track["stopped_time"]) - _iso(track["started_time"])).total_seconds()

@@ -3,7 +3,8 @@ process so that decoding, scaling, mixing and encoding never run on the recorder
 (which keeps receiving, and forwarding to per-track muxers, while the encoder works).
 
     comp = CompositeProcess(config); comp.start()
-    comp.add_track(key, "video", name, screen); comp.frame(key, codec, pts, data, keyframe); comp.tick(pos)
+    comp.add_participant(peer_id, name); comp.add_track(key, "video", name, screen)
+    comp.frame(key, codec, pts, data, keyframe); comp.tick(pos)
     result = await comp.stop(pos)     # {"files": [...], "duration": s, "frames": n}
 
 | video_config.codec | Main file | Audio export |
@@ -15,11 +16,13 @@ process so that decoding, scaling, mixing and encoding never run on the recorder
 Layout: a grid of equal tiles (√n columns, pictures letterboxed); when someone shares their
 screen, the screenshare takes the left three quarters and the cameras a column on the right
 (`Compositor._layout`). Every tile carries its participant's name at the bottom left (white on a
-translucent dark band; a screenshare "<name> (screen)"), and a participant with a microphone
-but no camera, or a camera that has no picture yet, gets an avatar tile: their initials large
-on a coloured disc (`media/labels.py`; the track key's part before the last ':' is the
-participant, as in `peer_id:label`). Labels and avatars are rendered once per (text, size) with
-Pillow's built-in font and cached; per output frame only a small alpha blend remains.
+translucent dark band; a screenshare "<name> (screen)"), and a participant without a camera
+picture — microphone only, a camera that has no picture yet, or no track at all (present:
+`add_participant`, as RealtimeKit shows every visible participant) — gets an avatar tile: their
+initials large on a coloured disc (`media/labels.py`; the track key's part before the last ':'
+is the participant, as in `peer_id:label`, so a present participant's tracks share their tile).
+Labels and avatars are rendered once per (text, size) with Pillow's built-in font and cached;
+per output frame only a small alpha blend remains.
 
 Timing: the parent sends encoded frames stamped on the recording timeline (media/clock.py) and a
 `tick(position)` about ten times a second; the child renders output up to `position - latency`
@@ -179,7 +182,8 @@ class Compositor:
 
         self.videos: OrderedDict[str, _VideoTrack] = OrderedDict()
         self.audios: dict[str, _AudioTrack] = {}
-        self.order: dict[str, int] = {}  # participant → position in the grid (first track seen)
+        self.order: dict[str, int] = {}  # participant → position in the grid (first seen)
+        self.present: dict[str, str] = {}  # participant (peer id) → name: joined, tracks or not
         self._seq = 0
         self._labels = labels.LabelCache()
         self.blocks: dict[int, Any] = {}  # audio block index → (channels, frame_size) float32
@@ -217,16 +221,34 @@ class Compositor:
             self._dirty = True
         else:
             return
-        if _peer(key) not in self.order:
-            self.order[_peer(key)] = self._seq
+        self._place_peer(_peer(key))
+
+    def _place_peer(self, peer: str) -> None:
+        if peer not in self.order:
+            self.order[peer] = self._seq
             self._seq += 1
+
+    def _forget_peer(self, peer: str) -> None:
+        if peer not in self.present and not any(_peer(k) == peer for k in (*self.videos, *self.audios)):
+            self.order.pop(peer, None)
+
+    def add_participant(self, peer_id: str, name: str = "") -> None:
+        """A visible participant of the session: a tile (an avatar until they have a camera
+        picture) whether or not they publish anything, until `remove_participant`."""
+        if self.present.get(peer_id) != name:
+            self.present[peer_id] = name
+            self._dirty = True
+        self._place_peer(peer_id)
+
+    def remove_participant(self, peer_id: str) -> None:
+        if self.present.pop(peer_id, None) is not None:
+            self._dirty = True
+        self._forget_peer(peer_id)
 
     def remove_track(self, key: str) -> None:
         if self.videos.pop(key, None) is not None or self.audios.pop(key, None) is not None:
             self._dirty = True
-        peer = _peer(key)
-        if not any(_peer(k) == peer for k in (*self.videos, *self.audios)):
-            self.order.pop(peer, None)
+        self._forget_peer(_peer(key))
 
     def frame(self, key: str, codec: str, pts: float, data: bytes, keyframe: bool) -> None:
         av = self.av
@@ -308,7 +330,7 @@ class Compositor:
 
     def _participants(self) -> list[_VideoTrack | _Avatar]:
         """One tile per participant, in the order they appeared: their camera, or (camera track
-        without a picture yet, or only a microphone) an avatar."""
+        without a picture yet, only a microphone, or present without any track) an avatar."""
         tiles: list[tuple[int, int, _VideoTrack | _Avatar]] = []
         with_camera = set()
         for key, track in self.videos.items():
@@ -320,7 +342,10 @@ class Compositor:
             peer = _peer(key)
             if not audio.screen and peer not in with_camera:
                 with_camera.add(peer)
-                tiles.append((self.order.get(peer, 0), len(tiles), _Avatar(audio.name)))
+                tiles.append((self.order.get(peer, 0), len(tiles), _Avatar(audio.name or self.present.get(peer, ""))))
+        for peer, name in self.present.items():
+            if peer not in with_camera:
+                tiles.append((self.order.get(peer, 0), len(tiles), _Avatar(name)))
         return [tile for _, _, tile in sorted(tiles, key=lambda t: t[:2])]
 
     def _layout(self) -> list[tuple[tuple[int, int, int, int], _VideoTrack | _Avatar]]:
@@ -490,6 +515,10 @@ def _child(config: CompositeConfig, inbox: Any, outbox: Any, processed: Any, par
                 comp.add_track(*msg[1:])
             elif op == "remove":
                 comp.remove_track(msg[1])
+            elif op == "join":
+                comp.add_participant(*msg[1:])
+            elif op == "leave":
+                comp.remove_participant(msg[1])
             elif op == "stop":
                 outbox.put(("done", comp.finish(msg[1])))
                 return
@@ -540,6 +569,12 @@ class CompositeProcess:
 
     def remove_track(self, key: str) -> None:
         self._send(("remove", key))
+
+    def add_participant(self, peer_id: str, name: str = "") -> None:
+        self._send(("join", peer_id, name))
+
+    def remove_participant(self, peer_id: str) -> None:
+        self._send(("leave", peer_id))
 
     def frame(self, key: str, kind: str, codec: str, pts: float, data: bytes, keyframe: bool) -> bool:
         """False when a video frame was dropped because the encoder is behind (the caller then

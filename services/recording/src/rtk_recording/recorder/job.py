@@ -97,6 +97,10 @@ class RecordingJob(SessionListener):
         if self.pipeline is not None:
             self.pipeline.remove_track(key)
 
+    def peer_joined(self, peer_id: str, name: str) -> None:
+        if self.pipeline is not None:
+            self.pipeline.add_peer(peer_id, name)
+
     def peer_left(self, peer_id: str) -> None:
         if self.pipeline is not None:
             self.pipeline.remove_peer(peer_id)

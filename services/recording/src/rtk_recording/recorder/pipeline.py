@@ -2,7 +2,9 @@
 
 `add_track()` taps a remote track's aiortc receiver (media/tap.py); each encoded frame is put on
 the recording timeline (`TrackTimer`) and then either muxed into that track's file (track
-recordings) or sent to the compositor process (composite recordings). Video waits for a key
+recordings) or sent to the compositor process (composite recordings). `add_peer()` gives a
+visible participant a composite tile (an avatar) even while they publish nothing; track
+recordings ignore it (no track, no file). Video waits for a key
 frame at the start of a track, after a resume and after frames were dropped, asking the sender
 for one (PLI) until it comes.
 """
@@ -170,9 +172,16 @@ class Pipeline:
             self.composite.remove_track(key)
         self.retired.append(feed)
 
+    def add_peer(self, peer_id: str, name: str) -> None:
+        """A visible participant joined (or their name changed): a composite tile from now on."""
+        if self.composite is not None:
+            self.composite.add_participant(peer_id, name)
+
     def remove_peer(self, peer_id: str) -> None:
         for key in [k for k, f in self.feeds.items() if f.track.peer_id == peer_id]:
             self.remove_track(key)
+        if self.composite is not None:
+            self.composite.remove_participant(peer_id)
 
     def _request_key(self, feed: Feed) -> None:
         now = time.monotonic()

@@ -7,7 +7,11 @@ is_recorder, hidden — the orchestrator never shows it to the others) and recei
 receiver of that mid, reported to the listener as a `RemoteTrack`.
 
 `poll()` (called by the job about ten times a second, and on every SDK participant or track
-event) reconciles what the SDK receives with what was reported, so that every ordering of
+event) reconciles what the SDK receives with what was reported: every visible joined participant on
+stage (`participants.joined`: hidden peers such as recorders are not in it; presets without a
+stage are always on it) is reported
+with `peer_joined` (again when their name changes) and `peer_left`, whether or not they publish,
+and their tracks with `track_added`/`track_removed`, so that every ordering of
 "participant joined" and "track arrived" works, peers leaving remove their tracks, and a
 renegotiation — a peer stopping or starting a track, a new subscriber connection after a
 reconnect — re-reports the track on its new receiver (the pipeline keeps its file).
@@ -34,6 +38,8 @@ class SessionListener(Protocol):
 
     def track_removed(self, key: str) -> None: ...
 
+    def peer_joined(self, peer_id: str, name: str) -> None: ...
+
     def peer_left(self, peer_id: str) -> None: ...
 
     def session_lost(self, reason: str) -> None: ...
@@ -59,7 +65,7 @@ class SdkSession:
         self.peer_id = ""
         self.session_id = ""
         self._known: dict[str, RemoteTrack] = {}
-        self._peers: set[str] = set()
+        self._peers: dict[str, str] = {}  # visible participant → name, as reported
         self._closed = False
 
     @classmethod
@@ -118,10 +124,18 @@ class SdkSession:
                 continue
             self._known[key] = track
             self.listener.track_added(track)
-        peers = set(joined.keys()) if hasattr(joined, "keys") else {p.id for p in joined.to_list()}
-        for peer_id in self._peers - peers:
+        # Only participants who may be seen: on stage (presets without a stage are always on it).
+        # Webinar viewers off stage get no tile, as in RealtimeKit's recordings.
+        peers = {p.id: getattr(p, "name", "") or "" for p in joined.to_list()
+                 if getattr(p, "stage_status", "ON_STAGE") == "ON_STAGE"}
+        peers.pop(self.peer_id, None)
+        for peer_id in [p for p in self._peers if p not in peers]:
+            self._peers.pop(peer_id)
             self.listener.peer_left(peer_id)
-        self._peers = peers
+        for peer_id, name in peers.items():
+            if self._peers.get(peer_id) != name:
+                self._peers[peer_id] = name
+                self.listener.peer_joined(peer_id, name)
 
     def _on_room_left(self, event: Any) -> None:
         if self._closed:
