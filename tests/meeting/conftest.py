@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 from rtk_meeting.app import MIGRATIONS_DIR, SCHEMA
 from rtk_meeting.domain.meetings import Meetings
 from rtk_meeting.domain.participants import Participants
-from rtk_meeting.domain.ports import IssuedToken
+from rtk_meeting.domain.ports import IssuedToken, PendingEvent, TokenRequest
 from rtk_meeting.domain.presets import Presets
 from rtk_meeting.domain.seeding import PresetSeeder
 from rtkit import db as rtk_db
@@ -38,6 +38,15 @@ class FakeTokens:
         self.issued.append(dict(app_id=app_id, meeting_id=meeting_id, participant_id=participant_id,
                                 preset_id=preset_id, token_id=token_id))
         return IssuedToken(token=f"jwt.{token_id}", token_id=token_id)
+
+    async def issue_many(self, requests: list[TokenRequest]) -> list[IssuedToken]:
+        if self.fail_next:  # all or nothing, like the auth service's batch RPC
+            self.fail_next = False
+            from rtkit.errors import ApiError
+
+            raise ApiError("DEPENDENCY_UNAVAILABLE", "auth down")
+        return [await self.issue(app_id=r.app_id, meeting_id=r.meeting_id, participant_id=r.participant_id,
+                                 preset_id=r.preset_id) for r in requests]
 
     async def revoke(self, *, app_id: str, participant_id: str, except_token_id: str = "") -> int:
         ids = {t["token_id"] for t in self.issued
@@ -66,6 +75,11 @@ class FakeEvents:
     async def publish(self, *, app_id: str, collection: str, resource_id: str, event: str, payload_field: str,
                       payload: Message) -> None:
         self.events.append(RecordedEvent(app_id, f"{collection}.{resource_id}.{event}", payload_field, payload))
+
+    async def publish_many(self, events: list[PendingEvent]) -> None:
+        for e in events:
+            await self.publish(app_id=e.app_id, collection=e.collection, resource_id=e.resource_id, event=e.event,
+                               payload_field=e.payload_field, payload=e.payload)
 
     def names(self) -> list[str]:
         return [e.payload_field for e in self.events]

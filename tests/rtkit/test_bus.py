@@ -2,7 +2,7 @@ import asyncio
 import uuid
 
 from google.protobuf import timestamp_pb2
-from rtkit.bus import EventBus, event_subject
+from rtkit.bus import MESSAGE_TYPE_HEADER, EventBus, PublishError, event_subject
 
 
 async def test_publish_is_deduplicated_and_durable_consumer_resumes(infra):
@@ -58,3 +58,44 @@ def test_subject_tokens_are_validated():
         event_subject("app.with.dots", "meetings", "m", "x")
     with pytest.raises(ValueError):
         event_subject("app", "meetings", "*", "x")
+
+
+async def test_publish_many_is_durable_in_order_and_deduplicated(infra):
+    bus = await EventBus.connect(infra.nats_url, name="test-many")
+    app = uuid.uuid4().hex
+    try:
+        batch = [(event_subject(app, "meetings", "m1", f"e{i}"), timestamp_pb2.Timestamp(seconds=i), uuid.uuid4().hex)
+                 for i in range(25)]
+        await bus.publish_many(batch)
+        await bus.publish_many(batch[:5])  # a retried batch: the same ids are dropped by JetStream
+
+        received: list[tuple[int, str, str]] = []
+        done = asyncio.Event()
+
+        async def handler(msg):
+            received.append((timestamp_pb2.Timestamp.FromString(msg.data).seconds, msg.headers["Nats-Msg-Id"],
+                             msg.headers[MESSAGE_TYPE_HEADER]))
+            if len(received) >= 25:
+                done.set()
+
+        await bus.consume(f"realtime.events.v1.apps.{app}.>", f"test-many-{app[:8]}", handler)
+        await asyncio.wait_for(done.wait(), 10)
+        await asyncio.sleep(0.3)
+        assert [r[0] for r in received] == list(range(25))
+        assert [r[1] for r in received] == [event_id for *_, event_id in batch]
+        assert {r[2] for r in received} == {"google.protobuf.Timestamp"}
+    finally:
+        await bus.close()
+
+
+async def test_publish_many_fails_loudly_when_no_stream_takes_the_subject(infra):
+    import pytest
+
+    bus = await EventBus.connect(infra.nats_url, name="test-nostream", ensure_stream=False)
+    try:
+        with pytest.raises(PublishError):
+            await bus.publish_many([(f"no.stream.here.{uuid.uuid4().hex}", timestamp_pb2.Timestamp(seconds=1),
+                                     uuid.uuid4().hex)], timeout=3)
+        await bus.publish_many([])  # nothing to do is not an error
+    finally:
+        await bus.close()

@@ -25,13 +25,14 @@ class GroupCommit(Generic[Item, Result]):
     """`await submit(item)` returns that item's entry of `flush(batch)`'s result list."""
 
     def __init__(self, flush: Flush[Item, Result], *, max_batch: int = 500, max_inflight: int = 2,
-                 name: str = "group-commit") -> None:
+                 name: str = "group-commit", item_size: Callable[[Item], int] | None = None) -> None:
         self._flush_batch = flush
         self._max_batch, self._max_inflight = max_batch, max_inflight
         self._name = name
         self._queue: list[tuple[Item, asyncio.Future[Result]]] = []
         self._flushers: set[asyncio.Task[None]] = set()
         self._batch_size = GROUP_COMMIT_BATCH.labels(name)
+        self._item_size = item_size  # what the metric counts per item (default 1: items per flush)
 
     async def submit(self, item: Item) -> Result:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
@@ -53,7 +54,8 @@ class GroupCommit(Generic[Item, Result]):
     async def _drain(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-            self._batch_size.observe(len(batch))
+            self._batch_size.observe(len(batch) if self._item_size is None
+                                     else sum(self._item_size(item) for item, _ in batch))
             try:
                 results = await self._flush_batch([item for item, _ in batch])
                 if len(results) != len(batch):

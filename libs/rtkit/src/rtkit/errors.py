@@ -107,6 +107,10 @@ class ApiError(Exception):
         return ERROR_TABLE[self.reason][1]
 
     def to_status(self, domain: str = DOMAIN) -> grpc.Status:
+        return rpc_status.to_status(self.to_status_proto(domain))
+
+    def to_status_proto(self, domain: str = DOMAIN) -> status_pb2.Status:
+        """The `google.rpc.Status` (with its ErrorInfo), also used for one item of a batch response."""
         details = []
         info = any_pb2.Any()
         info.Pack(error_details_pb2.ErrorInfo(reason=self.reason, domain=domain, metadata=self.metadata))
@@ -121,8 +125,7 @@ class ApiError(Exception):
             packed = any_pb2.Any()
             packed.Pack(bad)
             details.append(packed)
-        status = status_pb2.Status(code=self.grpc_code.value[0], message=self.message, details=details)
-        return rpc_status.to_status(status)
+        return status_pb2.Status(code=self.grpc_code.value[0], message=self.message, details=details)
 
 
 def invalid_field(field: str, description: str) -> ApiError:
@@ -149,15 +152,34 @@ class DecodedError:
 
 def decode_rpc_error(error: grpc.aio.AioRpcError | grpc.RpcError) -> DecodedError:
     """Extract the ErrorInfo (and BadRequest) from a failed call."""
-    code = error.code()
-    message = error.details() or code.name
-    reason: str | None = None
-    metadata: dict[str, str] = {}
-    violations: list[tuple[str, str]] = []
     try:
         status = rpc_status.from_call(error)  # type: ignore[arg-type]
     except Exception:  # malformed trailers: fall back to the plain code
         status = None
+    return _decode(error.code(), error.details() or error.code().name, status)
+
+
+def decode_status(status: status_pb2.Status) -> DecodedError:
+    """Decode a `google.rpc.Status` carried in a message (one failed item of a batch response)."""
+    code = _CODE_BY_VALUE.get(status.code, _C.UNKNOWN)
+    return _decode(code, status.message or code.name, status)
+
+
+class ItemError(Exception):
+    """One item of a batch call failed (the call itself succeeded); carries the decoded status."""
+
+    def __init__(self, decoded: DecodedError) -> None:
+        super().__init__(decoded.message)
+        self.decoded = decoded
+
+
+_CODE_BY_VALUE = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _decode(code: grpc.StatusCode, message: str, status: status_pb2.Status | None) -> DecodedError:
+    reason: str | None = None
+    metadata: dict[str, str] = {}
+    violations: list[tuple[str, str]] = []
     if status is not None:
         for detail in status.details:
             if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
@@ -173,5 +195,5 @@ def decode_rpc_error(error: grpc.aio.AioRpcError | grpc.RpcError) -> DecodedErro
     return DecodedError(code, message, reason, metadata, violations)
 
 
-__all__ = ["ApiError", "ERROR_TABLE", "KNOWN_REASONS", "invalid_field", "decode_rpc_error", "DecodedError",
-           "code_pb2"]
+__all__ = ["ApiError", "ERROR_TABLE", "KNOWN_REASONS", "invalid_field", "decode_rpc_error", "decode_status",
+           "DecodedError", "ItemError", "code_pb2"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import sys
 import time
@@ -264,6 +265,11 @@ class Service:
         await server.start()
         await self.health.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
         await self.set_serving(True)
+        # Everything built so far (modules, descriptors, routes, pools) lives as long as the process:
+        # moved out of the collector's view, a full collection no longer walks those ~100k objects,
+        # which paused the event loop for 20-50 ms (the latency tail under load).
+        gc.collect()
+        gc.freeze()
         log.info("service_started", grpc_port=self.bound_port, services=[n for *_, n in self._servicers])
         await self._stopping.wait()
 

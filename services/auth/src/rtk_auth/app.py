@@ -58,6 +58,7 @@ async def build(settings: AuthSettings) -> Service:
         max_ttl=settings.auth_participant_token_max_ttl_seconds,
         leeway=settings.auth_token_leeway_seconds,
         recorder=token_writer,
+        signer_threads=settings.auth_signer_threads,
     )
     servicer = AuthServicer(
         Authorizer(directory, settings.internal_token), directory, tokens, signing_keys, WebhookSigner(webhook_keys)
@@ -85,6 +86,7 @@ async def build(settings: AuthSettings) -> Service:
 
     async def stop() -> None:
         await token_writer.close()
+        tokens.close()
         await meeting_channel.close()
         await db.Database(pool).close()
 

@@ -32,6 +32,11 @@ class AuthSettings(ServiceSettings):
         default=30.0, gt=0, description="How often a replica reloads signing keys (rotations by other replicas)."
     )
     auth_token_leeway_seconds: int = Field(default=30, ge=0, description="Clock skew allowed on iat/exp.")
+    auth_signer_threads: int = Field(
+        default=2, ge=0, le=64,
+        description=("Threads that sign participant tokens (RSA signing releases the GIL, so a batch is "
+                     "signed on that many cores). Match the pod's CPU limit; 0 signs on the event loop."),
+    )
     auth_token_purge_interval_seconds: float = Field(
         default=3600.0, ge=0, description="How often rows of long-expired participant tokens are deleted (0: never)."
     )

@@ -8,6 +8,8 @@ import contextlib
 
 import uvicorn
 from fastapi import FastAPI
+from opentelemetry.trace import SpanKind, StatusCode
+from rtkit import telemetry
 from rtkit.server import Service
 
 from rtk_gateway import placement, signaling
@@ -60,6 +62,44 @@ class _BodyLimit:
         return await self.app(scope, receive, send)
 
 
+class _ServerSpan:
+    """One server span per HTTP request, continuing the caller's `traceparent` into the gRPC calls
+    and log lines. Replaces FastAPI's telemetry middleware, which cost ~70 µs per request (a fifth
+    of the gateway's CPU on add-participant) even when the span is not recorded."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        carrier = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
+                   if name in _TRACE_HEADERS}
+        parent = telemetry.extract_context(carrier) if carrier else None
+        method = scope["method"]
+        with telemetry.tracer.start_as_current_span(method, context=parent, kind=SpanKind.SERVER) as span:
+            if not span.is_recording():
+                return await self.app(scope, receive, send)
+            span.set_attribute("http.request.method", method)
+            span.set_attribute("url.path", scope["path"])
+
+            async def traced_send(message) -> None:  # noqa: ANN001
+                if message["type"] == "http.response.start":
+                    span.set_attribute("http.response.status_code", message["status"])
+                    if message["status"] >= 500:
+                        span.set_status(StatusCode.ERROR)
+                await send(message)
+
+            try:
+                await self.app(scope, receive, traced_send)
+            finally:
+                route = scope.get("route")
+                if route is not None and getattr(route, "path", None):
+                    span.set_attribute("http.route", route.path)
+                    span.update_name(f"{method} {route.path}")
+
+
+_TRACE_HEADERS = (b"traceparent", b"tracestate")
 
 
 def create_app(settings: GatewaySettings, clients: Clients | None = None) -> FastAPI:
@@ -70,12 +110,13 @@ def create_app(settings: GatewaySettings, clients: Clients | None = None) -> Fas
         default_response_class=ORJSONResponse,
         docs_url="/docs",
         redoc_url=None,
-        # One server span per request (trace context flows into the gRPC calls); no extra metrics.
-        telemetry={"tracing": True, "metrics": False, "logs": False, "operation_spans": False},
+        # Tracing is _ServerSpan's (cheaper); FastAPI's own telemetry stays off.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.clients = clients
     app.state.settings = settings
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(_ServerSpan)  # outermost: error responses are inside the span too
     errors.install(app)
 
     from rtk_gateway.rest import ROUTERS

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from realtime.auth.v1 import auth_service_pb2_grpc
@@ -16,6 +16,7 @@ from realtime.recording.v1 import recording_service_pb2_grpc
 from realtime.session.v1 import session_service_pb2_grpc
 from rtkit.clients import channel
 
+from rtk_gateway.coalesce import ParticipantAdder
 from rtk_gateway.settings import GatewaySettings
 
 
@@ -30,6 +31,10 @@ class Clients:
     recordings: recording_service_pb2_grpc.RecordingServiceStub
     channels: list[grpc.aio.Channel]
     timeout: float
+    participant_adder: ParticipantAdder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.participant_adder = ParticipantAdder(self.participants, timeout=self.timeout)
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> Clients:
@@ -50,5 +55,6 @@ class Clients:
         )
 
     async def close(self) -> None:
+        await self.participant_adder.close()
         for ch in self.channels:
             await ch.close()

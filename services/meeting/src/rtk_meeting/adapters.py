@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 
 import grpc
 from google.protobuf import timestamp_pb2
@@ -16,39 +17,70 @@ from rtkit.clients import internal_metadata
 from rtkit.errors import ApiError
 from rtkit.logging import get_logger
 
-from rtk_meeting.domain.ports import IssuedToken
+from rtk_meeting.domain.ports import IssuedToken, PendingEvent, TokenRequest
 
 log = get_logger("rtk_meeting.adapters")
 
 
 class GrpcTokenIssuer:
-    """Participant tokens from the auth service. Concurrent issues are coalesced into one
-    BatchIssueParticipantTokens call (no added delay; see rtkit.batching), which pays the gRPC
-    hop once per batch: on the add-participant hot path that hop cost more CPU than signing."""
+    """Participant tokens from the auth service. Concurrent requests (each a list: one add, or one
+    batch of adds) are coalesced into one BatchIssueParticipantTokens call (no added delay; see
+    rtkit.batching), which pays the gRPC hop once per flush: on the add-participant hot path that
+    hop cost more CPU than signing. A flush is all or nothing, so each request's tokens are too."""
 
     def __init__(self, channel: grpc.aio.Channel, internal_token: str, *, timeout: float = 5.0,
-                 max_batch: int = 64) -> None:
+                 max_tokens_per_call: int = 500) -> None:
         self._stub = auth_service_pb2_grpc.AuthServiceStub(channel)
         self._metadata = internal_metadata(internal_token)
         self._timeout = timeout
-        self._batches: GroupCommit[auth_service_pb2.IssueParticipantTokenRequest, IssuedToken] = GroupCommit(
-            self._issue_batch, max_batch=max_batch, max_inflight=1, name="token-issuer"
+        self._max_tokens = max_tokens_per_call
+        self._batches: GroupCommit[list[TokenRequest], list[IssuedToken]] = GroupCommit(
+            self._issue_batch, max_batch=64, max_inflight=2, name="token-issuer", item_size=len
         )
 
     async def issue(self, *, app_id: str, meeting_id: str, participant_id: str, preset_id: str) -> IssuedToken:
-        return await self._batches.submit(auth_service_pb2.IssueParticipantTokenRequest(
-            app_id=app_id, meeting_id=meeting_id, participant_id=participant_id, preset_id=preset_id
-        ))
+        (issued,) = await self.issue_many([TokenRequest(app_id, meeting_id, participant_id, preset_id)])
+        return issued
 
-    async def _issue_batch(self, requests: list[auth_service_pb2.IssueParticipantTokenRequest]) -> list[IssuedToken]:
+    async def issue_many(self, requests: list[TokenRequest]) -> list[IssuedToken]:
+        if len(requests) > self._max_tokens:
+            raise ValueError(f"at most {self._max_tokens} tokens per request")
+        return await self._batches.submit(requests)
+
+    async def _issue_batch(self, batch: list[list[TokenRequest]]) -> list[list[IssuedToken]]:
+        calls: list[list[list[TokenRequest]]] = [[]]
+        size = 0
+        for requests in batch:  # whole requests per call, at most max_tokens per call
+            if calls[-1] and size + len(requests) > self._max_tokens:
+                calls.append([])
+                size = 0
+            calls[-1].append(requests)
+            size += len(requests)
+        answers = await asyncio.gather(*(self._call([r for requests in call for r in requests]) for call in calls))
+        results: list[list[IssuedToken]] = []
+        for call, issued in zip(calls, answers, strict=True):
+            at = 0
+            for requests in call:
+                results.append(issued[at:at + len(requests)])
+                at += len(requests)
+        return results
+
+    async def _call(self, requests: list[TokenRequest]) -> list[IssuedToken]:
         try:
             response = await self._stub.BatchIssueParticipantTokens(
-                auth_service_pb2.BatchIssueParticipantTokensRequest(requests=requests),
+                auth_service_pb2.BatchIssueParticipantTokensRequest(requests=[
+                    auth_service_pb2.IssueParticipantTokenRequest(
+                        app_id=r.app_id, meeting_id=r.meeting_id, participant_id=r.participant_id,
+                        preset_id=r.preset_id,
+                    ) for r in requests
+                ]),
                 metadata=self._metadata,
                 timeout=self._timeout,
             )
         except grpc.aio.AioRpcError as exc:
             raise _dependency_error("BatchIssueParticipantTokens", exc) from exc
+        if len(response.responses) != len(requests):
+            raise ApiError("DEPENDENCY_UNAVAILABLE", "The auth service answered a different number of tokens.")
         return [IssuedToken(token=r.token, token_id=r.token_id) for r in response.responses]
 
     async def close(self) -> None:
@@ -83,19 +115,26 @@ class NatsEventPublisher:
 
     async def publish(self, *, app_id: str, collection: str, resource_id: str, event: str, payload_field: str,
                       payload: Message) -> None:
-        envelope = event_pb2.Event(event_id=str(uuid.uuid4()), app_id=app_id, occur_time=_now())
-        getattr(envelope, payload_field).CopyFrom(payload)
-        subject = event_subject(app_id, collection, resource_id, event)
+        await self.publish_many([PendingEvent(app_id, collection, resource_id, event, payload_field, payload)])
+
+    async def publish_many(self, events: Sequence[PendingEvent]) -> None:
+        now = _now()
+        messages = []
+        for e in events:
+            envelope = event_pb2.Event(event_id=str(uuid.uuid4()), app_id=e.app_id, occur_time=now)
+            getattr(envelope, e.payload_field).CopyFrom(e.payload)
+            messages.append((event_subject(e.app_id, e.collection, e.resource_id, e.event), envelope,
+                             envelope.event_id))
         for attempt in range(1, self._attempts + 1):
             try:
-                await self._bus.publish(subject, envelope, event_id=envelope.event_id)
+                await self._bus.publish_many(messages)
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - same event id: JetStream de-duplicates retries
+            except Exception as exc:  # noqa: BLE001 - same event ids: JetStream de-duplicates retries
                 if attempt == self._attempts:
-                    log.error("event_publish_failed", subject=subject, event_id=envelope.event_id, error=str(exc),
-                              app_id=app_id)
+                    log.error("event_publish_failed", subjects=[m[0] for m in messages[:10]], count=len(messages),
+                              event_ids=[m[2] for m in messages[:10]], error=str(exc))
                     return
                 await asyncio.sleep(0.2 * attempt)
 
@@ -104,6 +143,9 @@ class NullEventPublisher:
     """Publishes nothing (tools and tests that do not run NATS)."""
 
     async def publish(self, **_: object) -> None:
+        return None
+
+    async def publish_many(self, events: Sequence[PendingEvent]) -> None:
         return None
 
 

@@ -41,6 +41,9 @@ class _LazyPublisher:
     async def publish(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
         await self.target.publish(**kwargs)
 
+    async def publish_many(self, events) -> None:  # type: ignore[no-untyped-def]
+        await self.target.publish_many(events)
+
 
 class _LazyDatabase(Database):
     """A Database whose pool is created by the start hook."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from rtkit.errors import ApiError, decode_rpc_error
+from rtkit.errors import ApiError, DecodedError, ItemError, decode_rpc_error
 from rtkit.logging import get_logger
 from rtkit.wire import WireError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -27,7 +27,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(grpc.aio.AioRpcError)
     async def _rpc_error(request: Request, exc: grpc.aio.AioRpcError):
-        decoded = decode_rpc_error(exc)
+        return _upstream(request, decode_rpc_error(exc))
+
+    @app.exception_handler(ItemError)
+    async def _item_error(request: Request, exc: ItemError):
+        return _upstream(request, exc.decoded)
+
+    def _upstream(request: Request, decoded: DecodedError):
         status = decoded.http_status
         if status >= 500:
             log.warning("upstream_failed", path=request.url.path, code=decoded.code.name, reason=decoded.reason)

@@ -51,10 +51,8 @@ async def add_participant(
     app_id: AppId, meeting_id: MeetingId, body: AddParticipantBody, call: Annotated[GrpcCall, Depends(grpc_call)]
 ) -> ORJSONResponse:
     participant = from_rest(body.model_dump(exclude_unset=True), participant_pb2.Participant)
-    response = await call.clients.participants.AddParticipant(
-        participant_service_pb2.AddParticipantRequest(app_id=app_id, meeting_id=meeting_id, participant=participant),
-        metadata=call.metadata, timeout=call.timeout,
-    )
+    # Coalesced with concurrent adds to the same meeting into one BatchAddParticipants call.
+    response = await call.clients.participant_adder.add(call.metadata, app_id, meeting_id, participant)
     return ok(participant_json(response.participant, response.token), status=201)
 
 

@@ -18,6 +18,7 @@ from realtime.meeting.v1 import (
     preset_service_pb2 as prs,
 )
 from rtkit.authz import Authorizer
+from rtkit.errors import ApiError
 from rtkit.logging import get_logger
 
 from rtk_meeting.domain.meetings import Meetings
@@ -104,6 +105,16 @@ class ParticipantServicer(participant_service_pb2_grpc.ParticipantServiceService
         await self._authz.require_app(context, request.app_id)
         participant, token = await self._participants.add(request.app_id, request.meeting_id, request.participant)
         return pas.AddParticipantResponse(participant=participant, token=token)
+
+    async def BatchAddParticipants(self, request: pas.BatchAddParticipantsRequest, context: Ctx
+                                   ) -> pas.BatchAddParticipantsResponse:
+        await self._authz.require_app(context, request.app_id)
+        outcomes = await self._participants.add_many(request.app_id, request.meeting_id, request.participants)
+        return pas.BatchAddParticipantsResponse(results=[
+            pas.AddParticipantResult(error=o.to_status_proto()) if isinstance(o, ApiError)
+            else pas.AddParticipantResult(added=pas.AddParticipantResponse(participant=o[0], token=o[1]))
+            for o in outcomes
+        ])
 
     async def GetParticipant(self, request: pas.GetParticipantRequest, context: Ctx) -> pas.GetParticipantResponse:
         await self._authz.require_app(context, request.app_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from google.protobuf import field_mask_pb2
 from realtime.events.v1 import meeting_events_pb2
 from realtime.meeting.v1 import participant_pb2
@@ -12,7 +14,7 @@ from rtkit.logging import get_logger
 from rtk_meeting.domain import masks, paging
 from rtk_meeting.domain.meetings import meeting_uuid
 from rtk_meeting.domain.meetings import not_found as meeting_not_found
-from rtk_meeting.domain.ports import EventPublisher, TokenIssuer
+from rtk_meeting.domain.ports import EventPublisher, PendingEvent, TokenIssuer, TokenRequest
 from rtk_meeting.domain.presets import not_found as preset_not_found
 from rtk_meeting.domain.seeding import PresetSeeder
 from rtk_meeting.domain.validation import check_participant, require_uuid
@@ -24,6 +26,7 @@ log = get_logger("rtk_meeting.participants")
 
 OUTPUT_ONLY = ("id", "app_id", "meeting_id", "preset_id", "create_time", "update_time")
 MUTABLE = frozenset({"name", "picture", "preset_name", "custom_participant_id"})
+MAX_BATCH = 100  # items of one BatchAddParticipants call
 
 
 def not_found(participant_id: str) -> ApiError:
@@ -65,25 +68,63 @@ class Participants:
 
     async def add(self, app_id: str, meeting_id: str, participant: participant_pb2.Participant
                   ) -> tuple[participant_pb2.Participant, str]:
+        (outcome,) = await self.add_many(app_id, meeting_id, [participant])
+        if isinstance(outcome, ApiError):
+            raise outcome
+        return outcome
+
+    async def add_many(self, app_id: str, meeting_id: str, participants: Sequence[participant_pb2.Participant]
+                       ) -> list[tuple[participant_pb2.Participant, str] | ApiError]:
+        """Add participants to one meeting, each with its first token; one outcome per input.
+
+        An item fails alone (invalid field, unknown preset). A failure that is not the item's own
+        (meeting not found, auth service down) raises and adds nobody: the rows are inserted and
+        the tokens issued in one transaction, so a failed token call commits nothing.
+        """
+        if not 1 <= len(participants) <= MAX_BATCH:
+            raise ApiError("INVALID_FIELD", f"participants: between 1 and {MAX_BATCH} items.",
+                           field_violations=[("participants", f"between 1 and {MAX_BATCH} items")])
         await self._seeder.ensure(app_id)
         mid, _ = self._ids(meeting_id)
-        p = _input(participant)
-        check_participant(p)
+        outcomes: list[tuple[participant_pb2.Participant, str] | ApiError | None] = []
+        valid: list[participant_pb2.Participant] = []
+        for participant in participants:
+            p = _input(participant)
+            try:
+                check_participant(p)
+            except ApiError as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+                valid.append(p)
+        if not valid:
+            return outcomes  # type: ignore[return-value]
         async with self._db.transaction() as conn:
-            created = await store.insert_resolving(conn, app_id, mid, p)
-            if created is None:  # tell the caller which of the two is missing
+            created = await store.insert_many_resolving(conn, app_id, mid, valid)
+            if not any(created):  # tell the caller which of the two is missing
                 await self._require_meeting(conn, app_id, mid, meeting_id)
-                await self._preset_id(conn, app_id, p.preset_name)
-                raise ApiError("INTERNAL", "Participant could not be created.")
-            preset_id = created.preset_id
+            added = [c for c in created if c is not None]
             # Issued inside the transaction: if the auth service fails, nothing is committed.
-            issued = await self._tokens.issue(app_id=app_id, meeting_id=mid, participant_id=created.id,
-                                              preset_id=preset_id)
-        log.info("participant_added", app_id=app_id, meeting_id=mid, participant_id=created.id,
-                 preset_name=created.preset_name)
-        await self._publish(app_id, created, "participant_added",
-                            meeting_events_pb2.ParticipantAdded(participant=created))
-        return created, issued.token
+            issued = await self._tokens.issue_many([
+                TokenRequest(app_id=app_id, meeting_id=mid, participant_id=c.id, preset_id=c.preset_id)
+                for c in added
+            ]) if added else []
+        tokens = {c.id: t.token for c, t in zip(added, issued, strict=True)}
+        results = iter(created)
+        for i, outcome in enumerate(outcomes):
+            if outcome is None:
+                c = next(results)
+                outcomes[i] = ((c, tokens[c.id]) if c is not None
+                               else preset_not_found(name=participants[i].preset_name))
+        for c in added:
+            log.info("participant_added", app_id=app_id, meeting_id=mid, participant_id=c.id,
+                     preset_name=c.preset_name)
+        await self._events.publish_many([
+            PendingEvent(app_id, "meetings", c.meeting_id, "participant_added", "participant_added",
+                         meeting_events_pb2.ParticipantAdded(participant=c))
+            for c in added
+        ])
+        return outcomes  # type: ignore[return-value]
 
     async def get(self, app_id: str, meeting_id: str, participant_id: str) -> participant_pb2.Participant:
         await self._seeder.ensure(app_id)

@@ -37,23 +37,49 @@ def _opt(p: participant_pb2.Participant, name: str) -> Any:
     return getattr(p, name) if p.HasField(name) else None
 
 
-async def insert_resolving(conn: asyncpg.Connection, app_id: str, meeting_id: str,
-                           p: participant_pb2.Participant) -> participant_pb2.Participant | None:
-    """Insert in one round trip, resolving the meeting and the preset by name in the same statement.
+async def insert_many_resolving(conn: asyncpg.Connection, app_id: str, meeting_id: str,
+                                participants: list[participant_pb2.Participant]
+                                ) -> list[participant_pb2.Participant | None]:
+    """Insert several participants of one meeting in one statement, resolving presets by name.
 
-    Returns None when the meeting or the preset does not exist (the caller finds out which).
+    Returns one entry per input, in order: the created participant, or None when its preset does
+    not exist. Every entry is None when the meeting does not exist (the caller finds out which).
     """
-    row = await conn.fetchrow(
-        """INSERT INTO participants (app_id, id, meeting_id, custom_participant_id, preset_id, name, picture)
-           SELECT $1, $2, m.id, $4, s.id, $6, $7
-             FROM meetings m JOIN presets s ON s.app_id = m.app_id AND s.name = $5
-            WHERE m.app_id = $1 AND m.id = $3
-           RETURNING app_id, id, meeting_id, custom_participant_id, preset_id, $5::text AS preset_name,
-                     name, picture, create_time, update_time""",
-        app_id, uuid.uuid4(), uuid.UUID(meeting_id), p.custom_participant_id, p.preset_name,
-        _opt(p, "name"), _opt(p, "picture"),
+    ids = [uuid.uuid4() for _ in participants]
+    rows = await conn.fetch(
+        # One statement shares one now(); each row gets a microsecond more, so that listing
+        # (oldest first, by create_time) keeps the request's order.
+        """INSERT INTO participants (app_id, id, meeting_id, custom_participant_id, preset_id, name, picture,
+                                    create_time, update_time)
+           SELECT $1, i.id, m.id, i.custom_participant_id, s.id, i.name, i.picture,
+                  now() + i.n * interval '1 microsecond', now() + i.n * interval '1 microsecond'
+             FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[])
+                  WITH ORDINALITY AS i(id, custom_participant_id, preset_name, name, picture, n)
+             JOIN meetings m ON m.app_id = $1 AND m.id = $2
+             JOIN presets s ON s.app_id = $1 AND s.name = i.preset_name
+           RETURNING id, preset_id, create_time, update_time""",
+        app_id, uuid.UUID(meeting_id), ids,
+        [p.custom_participant_id for p in participants], [p.preset_name for p in participants],
+        [_opt(p, "name") for p in participants], [_opt(p, "picture") for p in participants],
     )
-    return row_to_participant(row) if row else None
+    created = {row["id"]: row for row in rows}
+    results: list[participant_pb2.Participant | None] = []
+    for pid, p in zip(ids, participants, strict=True):
+        row = created.get(pid)
+        if row is None:
+            results.append(None)
+            continue
+        out = participant_pb2.Participant(
+            id=str(pid), app_id=app_id, meeting_id=meeting_id, custom_participant_id=p.custom_participant_id,
+            preset_id=str(row["preset_id"]), preset_name=p.preset_name,
+            create_time=ts(row["create_time"]), update_time=ts(row["update_time"]),
+        )
+        if p.HasField("name"):
+            out.name = p.name
+        if p.HasField("picture"):
+            out.picture = p.picture
+        results.append(out)
+    return results
 
 
 async def get(conn: asyncpg.Connection, app_id: str, meeting_id: str, participant_id: str, *,

@@ -23,11 +23,12 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from realtime.common.v1 import options_pb2 as realtime_dot_common_dot_v1_dot_options__pb2
 from realtime.meeting.v1 import participant_pb2 as realtime_dot_meeting_dot_v1_dot_participant__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-realtime/meeting/v1/participant_service.proto\x12\x13realtime.meeting.v1\x1a google/protobuf/field_mask.proto\x1a realtime/common/v1/options.proto\x1a%realtime/meeting/v1/participant.proto\"r\n\x15\x41\x64\x64ParticipantRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x12\n\nmeeting_id\x18\x02 \x01(\t\x12\x35\n\x0bparticipant\x18\x03 \x01(\x0b\x32 .realtime.meeting.v1.Participant\"d\n\x16\x41\x64\x64ParticipantResponse\x12\x35\n\x0bparticipant\x18\x01 \x01(\x0b\x32 .realtime.meeting.v1.Participant\x12\x13\n\x05token\x18\x02 \x01(\tB\x04\xd0\xf3\x18\x01\"S\n\x15GetParticipantRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x12\n\nmeeting_id\x18\x02 \x01(\t\x12\x16\n\x0eparticipant_id\x18\x03 \x01(\t\"O\n\x16GetParticipantResponse\x12\x35\n\x0bparticipant\x18\x01 \x01(\x0b\x32 .realtime.meeting.v1.Participant\"r\n\x17ListParticipantsRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x12\n\nmeeting_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x0c\n\x04skip\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"\x7f\n\x18ListParticipantsResponse\x12\x36\n\x0cparticipants\x18\x01 \x03(\x0b\x32 .realtime.meeting.v1.Participant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\xbe\x01\n\x18UpdateParticipantRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x12\n\nmeeting_id\x18\x02 \x01(\t\x12\x16\n\x0eparticipant_id\x18\x03 \x01(\t\x12\x35\n\x0bparticipant\x18\x04 \x01(\x0b\x32 .realtime.meeting.v1.Participant\x12/\n\x0bupdate_mask\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"g\n\x19UpdateParticipantResponse\x12\x35\n\x0bparticipant\x18\x01 \x01(\x0b\x32 .realtime.meeting.v1.Participant\x12\x13\n\x05token\x18\x02 \x01(\tB\x04\xd0\xf3\x18\x01\"V\n\x18\x44\x65leteParticipantRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x12\n\nmeeting_id\x18\x02 \x01(\t\x12\x16\n\x0eparticipant_id\x18\x03 \x01(\t\"R\n\x19\x44\x65leteParticipantResponse\x12\x35\n\x0bparticipant\x18\x01 \x01(\x0b\x32 .realtime.meeting.v1.Participant\"\\\n\x1eRefreshParticipantTokenRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x12\n\nmeeting_id\x18\x02 \x01(\t\x12\x16\n\x0eparticipant_id\x18\x03 \x01(\t\"6\n\x1fRefreshParticipantTokenResponse\x12\x13\n\x05token\x18\x01 \x01(\tB\x04\xd0\xf3\x18\x01\x32\xca\x05\n\x12ParticipantService\x12i\n\x0e\x41\x64\x64Participant\x12*.realtime.meeting.v1.AddParticipantRequest\x1a+.realtime.meeting.v1.AddParticipantResponse\x12i\n\x0eGetParticipant\x12*.realtime.meeting.v1.GetParticipantRequest\x1a+.realtime.meeting.v1.GetParticipantResponse\x12o\n\x10ListParticipants\x12,.realtime.meeting.v1.ListParticipantsRequest\x1a-.realtime.meeting.v1.ListParticipantsResponse\x12r\n\x11UpdateParticipant\x12-.realtime.meeting.v1.UpdateParticipantRequest\x1a..realtime.meeting.v1.UpdateParticipantResponse\x12r\n\x11\x44\x65leteParticipant\x12-.realtime.meeting.v1.DeleteParticipantRequest\x1a..realtime.meeting.v1.DeleteParticipantResponse\x12\x84\x01\n\x17RefreshParticipantToken\x12\x33.realtime.meeting.v1.RefreshParticipantTokenRequest\x1a\x34.realtime.meeting.v1.RefreshParticipantTokenResponseB\x02P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-realtime/meeting/v1/participant_service.proto\x12\x13realtime.meeting.v1\x1a google/protobuf/field_mask.proto\x1a\x17google/rpc/status.proto\x1a realtime/common/v1/options.proto\x1a%realtime/meeting/v1/participant.proto\"r\n\x15\x41\x64\x64ParticipantRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x12\n\nmeeting_id\x18\x02 \x01(\t\x12\x35\n\x0bparticipant\x18\x03 \x01(\x0b\x32 .realtime.meeting.v1.Participant\"d\n\x16\x41\x64\x64ParticipantResponse\x12\x35\n\x0bparticipant\x18\x01 \x01(\x0b\x32 .realtime.meeting.v1.Participant\x12\x13\n\x05token\x18\x02 \x01(\tB\x04\xd0\xf3\x18\x01\"y\n\x1b\x42\x61tchAddParticipantsRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x12\n\nmeeting_id\x18\x02 \x01(\t\x12\x36\n\x0cparticipants\x18\x03 \x03(\x0b\x32 .realtime.meeting.v1.Participant\"Z\n\x1c\x42\x61tchAddParticipantsResponse\x12:\n\x07results\x18\x01 \x03(\x0b\x32).realtime.meeting.v1.AddParticipantResult\"\x84\x01\n\x14\x41\x64\x64ParticipantResult\x12<\n\x05\x61\x64\x64\x65\x64\x18\x01 \x01(\x0b\x32+.realtime.meeting.v1.AddParticipantResponseH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\t\n\x07outcome\"S\n\x15GetParticipantRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x12\n\nmeeting_id\x18\x02 \x01(\t\x12\x16\n\x0eparticipant_id\x18\x03 \x01(\t\"O\n\x16GetParticipantResponse\x12\x35\n\x0bparticipant\x18\x01 \x01(\x0b\x32 .realtime.meeting.v1.Participant\"r\n\x17ListParticipantsRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x12\n\nmeeting_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x0c\n\x04skip\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"\x7f\n\x18ListParticipantsResponse\x12\x36\n\x0cparticipants\x18\x01 \x03(\x0b\x32 .realtime.meeting.v1.Participant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\xbe\x01\n\x18UpdateParticipantRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x12\n\nmeeting_id\x18\x02 \x01(\t\x12\x16\n\x0eparticipant_id\x18\x03 \x01(\t\x12\x35\n\x0bparticipant\x18\x04 \x01(\x0b\x32 .realtime.meeting.v1.Participant\x12/\n\x0bupdate_mask\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"g\n\x19UpdateParticipantResponse\x12\x35\n\x0bparticipant\x18\x01 \x01(\x0b\x32 .realtime.meeting.v1.Participant\x12\x13\n\x05token\x18\x02 \x01(\tB\x04\xd0\xf3\x18\x01\"V\n\x18\x44\x65leteParticipantRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x12\n\nmeeting_id\x18\x02 \x01(\t\x12\x16\n\x0eparticipant_id\x18\x03 \x01(\t\"R\n\x19\x44\x65leteParticipantResponse\x12\x35\n\x0bparticipant\x18\x01 \x01(\x0b\x32 .realtime.meeting.v1.Participant\"\\\n\x1eRefreshParticipantTokenRequest\x12\x0e\n\x06\x61pp_id\x18\x01 \x01(\t\x12\x12\n\nmeeting_id\x18\x02 \x01(\t\x12\x16\n\x0eparticipant_id\x18\x03 \x01(\t\"6\n\x1fRefreshParticipantTokenResponse\x12\x13\n\x05token\x18\x01 \x01(\tB\x04\xd0\xf3\x18\x01\x32\xc7\x06\n\x12ParticipantService\x12i\n\x0e\x41\x64\x64Participant\x12*.realtime.meeting.v1.AddParticipantRequest\x1a+.realtime.meeting.v1.AddParticipantResponse\x12{\n\x14\x42\x61tchAddParticipants\x12\x30.realtime.meeting.v1.BatchAddParticipantsRequest\x1a\x31.realtime.meeting.v1.BatchAddParticipantsResponse\x12i\n\x0eGetParticipant\x12*.realtime.meeting.v1.GetParticipantRequest\x1a+.realtime.meeting.v1.GetParticipantResponse\x12o\n\x10ListParticipants\x12,.realtime.meeting.v1.ListParticipantsRequest\x1a-.realtime.meeting.v1.ListParticipantsResponse\x12r\n\x11UpdateParticipant\x12-.realtime.meeting.v1.UpdateParticipantRequest\x1a..realtime.meeting.v1.UpdateParticipantResponse\x12r\n\x11\x44\x65leteParticipant\x12-.realtime.meeting.v1.DeleteParticipantRequest\x1a..realtime.meeting.v1.DeleteParticipantResponse\x12\x84\x01\n\x17RefreshParticipantToken\x12\x33.realtime.meeting.v1.RefreshParticipantTokenRequest\x1a\x34.realtime.meeting.v1.RefreshParticipantTokenResponseB\x02P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,30 +42,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPDATEPARTICIPANTRESPONSE'].fields_by_name['token']._serialized_options = b'\320\363\030\001'
   _globals['_REFRESHPARTICIPANTTOKENRESPONSE'].fields_by_name['token']._loaded_options = None
   _globals['_REFRESHPARTICIPANTTOKENRESPONSE'].fields_by_name['token']._serialized_options = b'\320\363\030\001'
-  _globals['_ADDPARTICIPANTREQUEST']._serialized_start=177
-  _globals['_ADDPARTICIPANTREQUEST']._serialized_end=291
-  _globals['_ADDPARTICIPANTRESPONSE']._serialized_start=293
-  _globals['_ADDPARTICIPANTRESPONSE']._serialized_end=393
-  _globals['_GETPARTICIPANTREQUEST']._serialized_start=395
-  _globals['_GETPARTICIPANTREQUEST']._serialized_end=478
-  _globals['_GETPARTICIPANTRESPONSE']._serialized_start=480
-  _globals['_GETPARTICIPANTRESPONSE']._serialized_end=559
-  _globals['_LISTPARTICIPANTSREQUEST']._serialized_start=561
-  _globals['_LISTPARTICIPANTSREQUEST']._serialized_end=675
-  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_start=677
-  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_end=804
-  _globals['_UPDATEPARTICIPANTREQUEST']._serialized_start=807
-  _globals['_UPDATEPARTICIPANTREQUEST']._serialized_end=997
-  _globals['_UPDATEPARTICIPANTRESPONSE']._serialized_start=999
-  _globals['_UPDATEPARTICIPANTRESPONSE']._serialized_end=1102
-  _globals['_DELETEPARTICIPANTREQUEST']._serialized_start=1104
-  _globals['_DELETEPARTICIPANTREQUEST']._serialized_end=1190
-  _globals['_DELETEPARTICIPANTRESPONSE']._serialized_start=1192
-  _globals['_DELETEPARTICIPANTRESPONSE']._serialized_end=1274
-  _globals['_REFRESHPARTICIPANTTOKENREQUEST']._serialized_start=1276
-  _globals['_REFRESHPARTICIPANTTOKENREQUEST']._serialized_end=1368
-  _globals['_REFRESHPARTICIPANTTOKENRESPONSE']._serialized_start=1370
-  _globals['_REFRESHPARTICIPANTTOKENRESPONSE']._serialized_end=1424
-  _globals['_PARTICIPANTSERVICE']._serialized_start=1427
-  _globals['_PARTICIPANTSERVICE']._serialized_end=2141
+  _globals['_ADDPARTICIPANTREQUEST']._serialized_start=202
+  _globals['_ADDPARTICIPANTREQUEST']._serialized_end=316
+  _globals['_ADDPARTICIPANTRESPONSE']._serialized_start=318
+  _globals['_ADDPARTICIPANTRESPONSE']._serialized_end=418
+  _globals['_BATCHADDPARTICIPANTSREQUEST']._serialized_start=420
+  _globals['_BATCHADDPARTICIPANTSREQUEST']._serialized_end=541
+  _globals['_BATCHADDPARTICIPANTSRESPONSE']._serialized_start=543
+  _globals['_BATCHADDPARTICIPANTSRESPONSE']._serialized_end=633
+  _globals['_ADDPARTICIPANTRESULT']._serialized_start=636
+  _globals['_ADDPARTICIPANTRESULT']._serialized_end=768
+  _globals['_GETPARTICIPANTREQUEST']._serialized_start=770
+  _globals['_GETPARTICIPANTREQUEST']._serialized_end=853
+  _globals['_GETPARTICIPANTRESPONSE']._serialized_start=855
+  _globals['_GETPARTICIPANTRESPONSE']._serialized_end=934
+  _globals['_LISTPARTICIPANTSREQUEST']._serialized_start=936
+  _globals['_LISTPARTICIPANTSREQUEST']._serialized_end=1050
+  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_start=1052
+  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_end=1179
+  _globals['_UPDATEPARTICIPANTREQUEST']._serialized_start=1182
+  _globals['_UPDATEPARTICIPANTREQUEST']._serialized_end=1372
+  _globals['_UPDATEPARTICIPANTRESPONSE']._serialized_start=1374
+  _globals['_UPDATEPARTICIPANTRESPONSE']._serialized_end=1477
+  _globals['_DELETEPARTICIPANTREQUEST']._serialized_start=1479
+  _globals['_DELETEPARTICIPANTREQUEST']._serialized_end=1565
+  _globals['_DELETEPARTICIPANTRESPONSE']._serialized_start=1567
+  _globals['_DELETEPARTICIPANTRESPONSE']._serialized_end=1649
+  _globals['_REFRESHPARTICIPANTTOKENREQUEST']._serialized_start=1651
+  _globals['_REFRESHPARTICIPANTTOKENREQUEST']._serialized_end=1743
+  _globals['_REFRESHPARTICIPANTTOKENRESPONSE']._serialized_start=1745
+  _globals['_REFRESHPARTICIPANTTOKENRESPONSE']._serialized_end=1799
+  _globals['_PARTICIPANTSERVICE']._serialized_start=1802
+  _globals['_PARTICIPANTSERVICE']._serialized_end=2641
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.rpc import status_pb2 as _status_pb2
 from realtime.meeting.v1 import participant_pb2 as _participant_pb2
 import builtins as _builtins
 import sys
@@ -79,6 +80,94 @@ class AddParticipantResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AddParticipantResponse: _TypeAlias = AddParticipantResponse  # noqa: Y015
+
+@_typing.final
+class BatchAddParticipantsRequest(_message.Message):
+    """Request of BatchAddParticipants."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    APP_ID_FIELD_NUMBER: _builtins.int
+    MEETING_ID_FIELD_NUMBER: _builtins.int
+    PARTICIPANTS_FIELD_NUMBER: _builtins.int
+    app_id: _builtins.str
+    """The owning app."""
+    meeting_id: _builtins.str
+    """The meeting every participant is added to."""
+    @_builtins.property
+    def participants(self) -> _containers.RepeatedCompositeFieldContainer[_participant_pb2.Participant]:
+        """1 to 100 participants, each as in AddParticipantRequest.participant."""
+
+    def __init__(
+        self,
+        *,
+        app_id: _builtins.str = ...,
+        meeting_id: _builtins.str = ...,
+        participants: _abc.Iterable[_participant_pb2.Participant] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["app_id", b"app_id", "meeting_id", b"meeting_id", "participants", b"participants"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchAddParticipantsRequest: _TypeAlias = BatchAddParticipantsRequest  # noqa: Y015
+
+@_typing.final
+class BatchAddParticipantsResponse(_message.Message):
+    """Response of BatchAddParticipants."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___AddParticipantResult]:
+        """One result per requested participant, in request order."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___AddParticipantResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchAddParticipantsResponse: _TypeAlias = BatchAddParticipantsResponse  # noqa: Y015
+
+@_typing.final
+class AddParticipantResult(_message.Message):
+    """The outcome of one item of BatchAddParticipants."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDED_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def added(self) -> Global___AddParticipantResponse:
+        """The added participant and its token."""
+
+    @_builtins.property
+    def error(self) -> _status_pb2.Status:
+        """Why this item was not added: code, message and an ErrorInfo as AddParticipant would fail."""
+
+    def __init__(
+        self,
+        *,
+        added: Global___AddParticipantResponse | None = ...,
+        error: _status_pb2.Status | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["added", b"added", "error", b"error", "outcome", b"outcome"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["added", b"added", "error", b"error", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["added", "error"]  # noqa: Y015
+    _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
+
+Global___AddParticipantResult: _TypeAlias = AddParticipantResult  # noqa: Y015
 
 @_typing.final
 class GetParticipantRequest(_message.Message):

@@ -23,6 +23,13 @@ class ParticipantServiceStub:
     """Adds a participant and issues its first token.
     Errors: MEETING_NOT_FOUND, PRESET_NOT_FOUND, INVALID_FIELD.
     """
+    BatchAddParticipants: _aio.UnaryUnaryMultiCallable[_participant_service_pb2.BatchAddParticipantsRequest, _participant_service_pb2.BatchAddParticipantsResponse]
+    """Adds up to 100 participants to one meeting in one call. Items are independent (not AIP-233's
+    all-or-nothing): each result is the added participant with its token, or the error that item
+    alone would have got from AddParticipant (PRESET_NOT_FOUND, INVALID_FIELD). A failure of the
+    whole call (MEETING_NOT_FOUND, DEPENDENCY_UNAVAILABLE, INVALID_FIELD for 0 or over 100 items)
+    adds nobody. The REST gateway coalesces concurrent add-participant requests into this call.
+    """
     GetParticipant: _aio.UnaryUnaryMultiCallable[_participant_service_pb2.GetParticipantRequest, _participant_service_pb2.GetParticipantResponse]
     """Fetches one participant. Errors: MEETING_NOT_FOUND, PARTICIPANT_NOT_FOUND."""
     ListParticipants: _aio.UnaryUnaryMultiCallable[_participant_service_pb2.ListParticipantsRequest, _participant_service_pb2.ListParticipantsResponse]
@@ -54,6 +61,19 @@ class ParticipantServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _abc.Awaitable[_participant_service_pb2.AddParticipantResponse]:
         """Adds a participant and issues its first token.
         Errors: MEETING_NOT_FOUND, PRESET_NOT_FOUND, INVALID_FIELD.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchAddParticipants(
+        self,
+        request: _participant_service_pb2.BatchAddParticipantsRequest,
+        context: _aio.ServicerContext[_participant_service_pb2.BatchAddParticipantsRequest, _abc.Awaitable[_participant_service_pb2.BatchAddParticipantsResponse]],
+    ) -> _abc.Awaitable[_participant_service_pb2.BatchAddParticipantsResponse]:
+        """Adds up to 100 participants to one meeting in one call. Items are independent (not AIP-233's
+        all-or-nothing): each result is the added participant with its token, or the error that item
+        alone would have got from AddParticipant (PRESET_NOT_FOUND, INVALID_FIELD). A failure of the
+        whole call (MEETING_NOT_FOUND, DEPENDENCY_UNAVAILABLE, INVALID_FIELD for 0 or over 100 items)
+        adds nobody. The REST gateway coalesces concurrent add-participant requests into this call.
         """
 
     @_abc_1.abstractmethod
