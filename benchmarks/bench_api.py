@@ -397,7 +397,9 @@ def main() -> int:
     from rtk_cli.devstack import DevStack
 
     data_dir = Path(tempfile.mkdtemp(prefix="rtk-bench-api-"))
-    stack = DevStack(data_dir, free_ports=True, log_to_files=True, extra_env={"RTK_LOG_LEVEL": "warning"})
+    # Log level as `make run` has it (info): one log line per added participant is part of the cost.
+    log_level = os.environ.get("RTK_LOG_LEVEL", "info")
+    stack = DevStack(data_dir, free_ports=True, log_to_files=True, extra_env={"RTK_LOG_LEVEL": log_level})
     print(f"starting the stack in {data_dir} …", flush=True)
     runs: list[tuple[int, dict, dict[str, float]]] = []
     batch_sizes: dict[str, float] = {}
