@@ -99,3 +99,52 @@ async def test_publish_many_fails_loudly_when_no_stream_takes_the_subject(infra)
         await bus.publish_many([])  # nothing to do is not an error
     finally:
         await bus.close()
+
+
+async def test_consumer_with_several_subjects_receives_only_those_and_a_durable_is_narrowed_in_place(infra):
+    bus = await EventBus.connect(infra.nats_url, name="test-filters")
+    app = uuid.uuid4().hex
+    durable = f"test-filters-{app[:8]}"
+    try:
+        def batch(first: int) -> list:
+            return [(event_subject(app, "meetings", "m1", name), timestamp_pb2.Timestamp(seconds=first + i),
+                     uuid.uuid4().hex) for i, name in enumerate(["wanted_a", "noise", "wanted_b", "noise"])]
+
+        # A durable that reads everything of the app, as an older version created it.
+        wide: list[int] = []
+        await bus.consume(f"realtime.events.v1.apps.{app}.>", durable,
+                          lambda msg: _append(wide, msg))
+        await bus.publish_many(batch(0))
+        await _until(lambda: len(wide) == 4)
+    finally:
+        await bus.close()
+
+    bus2 = await EventBus.connect(infra.nats_url, name="test-filters-2")
+    try:
+        narrow: list[int] = []
+        subjects = [f"realtime.events.v1.apps.{app}.*.*.wanted_a", f"realtime.events.v1.apps.{app}.*.*.wanted_b"]
+        await bus2.consume(subjects, durable, lambda msg: _append(narrow, msg))
+        await bus2.publish_many(batch(10))
+        await _until(lambda: len(narrow) >= 2)
+        await asyncio.sleep(0.5)
+        info = await bus2.js.consumer_info("REALTIME_EVENTS", durable)
+        if bus2.nc.connected_server_version.minor < 10 and bus2.nc.connected_server_version.major == 2:
+            # NATS 2.9 ignores filter_subjects: the consumer keeps reading everything, from where it was.
+            assert narrow == [10, 11, 12, 13]
+            return
+        # Only the two wanted events, and only the new ones: the position was kept.
+        assert narrow == [10, 12]
+        assert sorted(info.config.filter_subjects) == sorted(subjects)
+    finally:
+        await bus2.close()
+
+
+async def _append(into: list[int], msg) -> None:  # noqa: ANN001
+    into.append(timestamp_pb2.Timestamp.FromString(msg.data).seconds)
+
+
+async def _until(condition, within: float = 10.0) -> None:  # noqa: ANN001
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)

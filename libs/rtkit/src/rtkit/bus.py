@@ -8,6 +8,7 @@ and acknowledge explicitly, so a restarted consumer resumes where it stopped.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
 from collections.abc import Awaitable, Callable, Sequence
@@ -160,7 +161,7 @@ class EventBus:
 
     async def consume(
         self,
-        subject: str,
+        subject: str | Sequence[str],
         durable: str,
         handler: Callable[[Msg], Awaitable[None]],
         *,
@@ -174,19 +175,26 @@ class EventBus:
         The handler is called at least once per message; it must be idempotent. Durable names get
         the `RTK_BUS_NAMESPACE` suffix when set, so that several stacks sharing one NATS server
         (tests, previews) each keep their own consumer instead of splitting the events.
+
+        Several subjects make one consumer with `filter_subjects` (NATS ≥ 2.10), so the server
+        delivers only those instead of everything for the consumer to skip. An existing durable
+        whose filter differs is updated in place, keeping its position.
         """
         namespace = os.environ.get("RTK_BUS_NAMESPACE", "")
         if namespace:
             durable = f"{durable}-{namespace}"
+        subjects = [subject] if isinstance(subject, str) else list(subject)
         config = ConsumerConfig(
             durable_name=durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.NEW if deliver_new else DeliverPolicy.ALL,
             ack_wait=ack_wait,
             max_deliver=max_deliver,
-            filter_subject=subject,
+            filter_subject=subjects[0] if len(subjects) == 1 else None,
+            filter_subjects=subjects if len(subjects) > 1 else None,
         )
-        sub = await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
+        await self._update_filter(stream, durable, config, subjects)
+        sub = await self.js.pull_subscribe(subjects[0], durable=durable, stream=stream, config=config)
         self._subscriptions.append(sub)
 
         async def _loop() -> None:
@@ -219,6 +227,28 @@ class EventBus:
                         log.warning("ack_failed", durable=durable, error=str(exc))
 
         self._tasks.append(asyncio.create_task(_loop(), name=f"consume-{durable}"))
+
+    async def _update_filter(self, stream: str, durable: str, config: ConsumerConfig, subjects: list[str]) -> None:
+        try:
+            info = await self.js.consumer_info(stream, durable)
+        except NotFoundError:
+            return  # pull_subscribe creates it
+        current = list(info.config.filter_subjects or []) or [info.config.filter_subject or ""]
+        if sorted(current) == sorted(subjects):
+            return
+        update = copy.copy(config)
+        update.name = durable
+        try:
+            info = await self.js.add_consumer(stream, config=update)  # create-or-update: the position is kept
+        except Exception as exc:  # noqa: BLE001 - the old filter still works, only wider
+            log.warning("consumer_filter_not_updated", durable=durable, current=current, error=str(exc))
+            return
+        applied = list(info.config.filter_subjects or []) or [info.config.filter_subject or ""]
+        if sorted(applied) == sorted(subjects):
+            log.info("consumer_filter_updated", durable=durable, previous=current, subjects=subjects)
+        else:  # NATS < 2.10 ignores filter_subjects: every event is delivered (handlers skip the rest)
+            log.warning("consumer_filter_not_updated", durable=durable, current=applied,
+                        error="the server ignores filter_subjects (NATS < 2.10)")
 
     async def subscribe(self, subject: str, handler: Callable[[Msg], Awaitable[None]], queue: str = "") -> None:
         """Core NATS subscription (no persistence)."""

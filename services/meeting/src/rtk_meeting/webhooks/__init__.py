@@ -31,7 +31,7 @@ from rtkit.server import Service
 
 from rtk_meeting.webhooks.auth import GrpcAppDirectory, GrpcSigner
 from rtk_meeting.webhooks.delivery import DeliveryWorker
-from rtk_meeting.webhooks.dispatcher import Dispatcher
+from rtk_meeting.webhooks.dispatcher import Dispatcher, source_subjects
 from rtk_meeting.webhooks.domain import Webhooks
 from rtk_meeting.webhooks.servicer import WebhookServicer
 from rtk_meeting.webhooks.settings import WebhookSettings
@@ -86,13 +86,15 @@ async def install(
         if source is None:
             source = await EventBus.connect(settings.nats_url, name=f"{settings.service_name}-webhooks")
             owned.append(source)
+        # Only the events that become webhooks: participant_added and the like never reach us.
+        subjects = [ws.webhook_subject] if ws.webhook_subject else source_subjects()
         await source.consume(
-            ws.webhook_subject,
+            subjects,
             ws.webhook_consumer,
             dispatcher.handle,
             ack_wait=ws.webhook_ack_wait_seconds,
         )
-        log.info("webhook_dispatch_started", consumer=ws.webhook_consumer, subject=ws.webhook_subject)
+        log.info("webhook_dispatch_started", consumer=ws.webhook_consumer, subjects=subjects)
 
     async def stop() -> None:
         for b in owned:  # stop taking events first; unacked ones are redelivered to a replica

@@ -38,6 +38,13 @@ def delivery_id(webhook_id: str | uuid.UUID, event_id: str) -> uuid.UUID:
     return uuid.uuid5(namespace, event_id)
 
 
+def source_subjects() -> list[str]:
+    """Subjects of the domain events that become webhooks: the dispatcher consumer's filter.
+    A domain event's subject ends with its payload's oneof name (catalogue.py)."""
+    kinds = sorted(kind for kind in catalogue.DOMAIN_TO_WEBHOOK if kind in payloads.BUILDERS)
+    return [f"realtime.events.v1.apps.*.*.*.{kind}" for kind in kinds]
+
+
 def _subject_tokens(subject: str) -> tuple[str, str, str]:
     """(app_id, collection, resource_id) of `realtime.events.v1.apps.<app>.<collection>.<id>.<event>`."""
     parts = subject.split(".")

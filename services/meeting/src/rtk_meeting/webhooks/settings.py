@@ -21,8 +21,10 @@ class WebhookSettings(ServiceSettings):
         description="Durable JetStream consumer of the dispatcher; replicas sharing it split the events.",
     )
     webhook_subject: str = Field(
-        default="realtime.events.v1.apps.*.*.*.*",
-        description="Events the dispatcher reads (every app-scoped event; unmapped ones are skipped).",
+        default="",
+        description=("Events the dispatcher reads. Empty: exactly the domain events that map to a webhook "
+                     "event (one consumer filtered on those subjects); a subject reads that one, skipping "
+                     "unmapped events."),
     )
     webhook_ack_wait_seconds: float = Field(
         default=15.0, gt=0, description="JetStream redelivers an event not acknowledged within this time."
