@@ -11,11 +11,13 @@ from fastapi import FastAPI
 from opentelemetry.trace import SpanKind, StatusCode
 from rtkit import telemetry
 from rtkit.server import Service
+from starlette.types import ASGIApp
 
 from rtk_gateway import placement, signaling
 from rtk_gateway.clients import Clients
 from rtk_gateway.rest import errors
 from rtk_gateway.rest.envelope import ORJSONResponse, error
+from rtk_gateway.rest.fastpath import AddParticipantFastPath
 from rtk_gateway.settings import GatewaySettings
 
 API_PREFIX = "/client/v4"
@@ -115,8 +117,6 @@ def create_app(settings: GatewaySettings, clients: Clients | None = None) -> Fas
     )
     app.state.clients = clients
     app.state.settings = settings
-    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(_ServerSpan)  # outermost: error responses are inside the span too
     errors.install(app)
 
     from rtk_gateway.rest import ROUTERS
@@ -130,6 +130,12 @@ def create_app(settings: GatewaySettings, clients: Clients | None = None) -> Fas
         return {"status": "ok"}
 
     return app
+
+
+def edge(app: FastAPI, settings: GatewaySettings) -> ASGIApp:
+    """What uvicorn serves: the server span (outermost: error responses are inside it too), the
+    body limit, and the add-participant fast path in front of the FastAPI app (rest/fastpath.py)."""
+    return _ServerSpan(_BodyLimit(AddParticipantFastPath(app), limit=settings.max_body_bytes))
 
 
 class _Uvicorn(uvicorn.Server):
@@ -147,7 +153,7 @@ async def build(settings: GatewaySettings) -> Service:
     app.state.placer = placer
     signaling.install(service, app, settings, clients, placer)  # WebSocket /v1/signal + gRPC SignalingService
     config = uvicorn.Config(
-        app,
+        edge(app, settings),
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,

@@ -24,12 +24,16 @@ class GrpcCall:
         return self.clients.timeout
 
 
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+def bearer_secret(header: str) -> str | None:
+    """The API token of an `Authorization: Bearer <token>` header, or None."""
     scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        raise ApiError("TOKEN_MISSING", "Missing 'Authorization: Bearer <api token>' header.")
-    return secret.strip()
+    secret = secret.strip()
+    return secret if scheme.lower() == "bearer" and secret else None
+
+
+def forwarded_metadata(secret: str, account_id: str) -> tuple[tuple[str, str], ...]:
+    """What the services authorize: the caller's API token and the account in the path."""
+    return (("authorization", f"Bearer {secret}"), (ACCOUNT_HEADER, account_id))
 
 
 async def grpc_call(
@@ -37,9 +41,8 @@ async def grpc_call(
     account_id: str = Path(..., pattern=ID_PATTERN, description="Account id."),
 ) -> GrpcCall:
     """The caller's API token and path account, forwarded to the services that authorize them."""
-    secret = _bearer(request)
-    return GrpcCall(
-        clients=request.app.state.clients,
-        metadata=(("authorization", f"Bearer {secret}"), (ACCOUNT_HEADER, account_id)),
-        account_id=account_id,
-    )
+    secret = bearer_secret(request.headers.get("authorization", ""))
+    if secret is None:
+        raise ApiError("TOKEN_MISSING", "Missing 'Authorization: Bearer <api token>' header.")
+    return GrpcCall(clients=request.app.state.clients, metadata=forwarded_metadata(secret, account_id),
+                    account_id=account_id)

@@ -9,6 +9,7 @@ from fastapi.responses import ORJSONResponse
 from realtime.meeting.v1 import participant_pb2, participant_service_pb2
 from rtkit.wire import from_rest, to_rest, update_mask
 
+from rtk_gateway.clients import Clients
 from rtk_gateway.rest.deps import ID_PATTERN, GrpcCall, grpc_call
 from rtk_gateway.rest.envelope import Page, ok, paged
 from rtk_gateway.rest.models.participants import AddParticipantBody, EditParticipantBody
@@ -46,14 +47,21 @@ async def list_participants(
     return paged([participant_json(p) for p in response.participants], response.total_size, page)
 
 
+async def add(clients: Clients, metadata: tuple[tuple[str, str], ...], app_id: str, meeting_id: str,
+              body: AddParticipantBody) -> dict[str, Any]:
+    """Add one participant; its JSON with `token`. Shared by the route and rest/fastpath.py."""
+    participant = from_rest(body.model_dump(exclude_unset=True), participant_pb2.Participant)
+    # Coalesced with concurrent adds to the same meeting into one BatchAddParticipants call.
+    response = await clients.participant_adder.add(metadata, app_id, meeting_id, participant)
+    return participant_json(response.participant, response.token)
+
+
 @router.post("", summary="Add a participant", status_code=201)
 async def add_participant(
     app_id: AppId, meeting_id: MeetingId, body: AddParticipantBody, call: Annotated[GrpcCall, Depends(grpc_call)]
 ) -> ORJSONResponse:
-    participant = from_rest(body.model_dump(exclude_unset=True), participant_pb2.Participant)
-    # Coalesced with concurrent adds to the same meeting into one BatchAddParticipants call.
-    response = await call.clients.participant_adder.add(call.metadata, app_id, meeting_id, participant)
-    return ok(participant_json(response.participant, response.token), status=201)
+    # Most adds never get here: rest/fastpath.py serves them with this module's add().
+    return ok(await add(call.clients, call.metadata, app_id, meeting_id, body), status=201)
 
 
 @router.get("/{participant_id}", summary="Fetch a participant")
