@@ -106,12 +106,28 @@ def _dependency_error(method: str, exc: grpc.aio.AioRpcError) -> ApiError:
 
 
 class NatsEventPublisher:
-    """Publishes events to JetStream after commit. Publishing is retried briefly; a change whose
-    event cannot be published is still committed (logged as `event_publish_failed`)."""
+    """Publishes committed changes to JetStream. Publishing is retried briefly; a change whose event
+    cannot be published is still committed (logged as `event_publish_failed`).
 
-    def __init__(self, bus: EventBus, *, attempts: int = 3) -> None:
+    With `background=True` (the service), `publish_many` stamps and queues the events and returns:
+    one task publishes the queue in order, everything queued meanwhile as the next batch. A
+    request then no longer waits for JetStream's acknowledgement, and concurrent requests share
+    publishes (add-participant at concurrency 16: +10 % throughput, docs/benchmarks.md). The
+    guarantee is the one inline publishing gave (the change is committed before its event is
+    sent; a crash in between loses the event), the order is the commit order within the process,
+    and `close()` drains the queue on shutdown. Above `max_queued` events callers wait for the
+    queue to drain (NATS down) instead of growing it.
+    """
+
+    def __init__(self, bus: EventBus, *, attempts: int = 3, background: bool = False,
+                 max_queued: int = 20_000, max_batch: int = 500) -> None:
         self._bus = bus
         self._attempts = attempts
+        self._background = background
+        self._max_queued, self._max_batch = max_queued, max_batch
+        self._queue: list[tuple[str, Message, str]] = []
+        self._publisher: asyncio.Task[None] | None = None
+        self._progress = asyncio.Event()
 
     async def publish(self, *, app_id: str, collection: str, resource_id: str, event: str, payload_field: str,
                       payload: Message) -> None:
@@ -125,6 +141,35 @@ class NatsEventPublisher:
             getattr(envelope, e.payload_field).CopyFrom(e.payload)
             messages.append((event_subject(e.app_id, e.collection, e.resource_id, e.event), envelope,
                              envelope.event_id))
+        if not self._background:
+            await self._publish(messages)
+            return
+        while len(self._queue) >= self._max_queued:
+            self._progress.clear()
+            await self._progress.wait()
+        self._queue.extend(messages)
+        if self._publisher is None or self._publisher.done():
+            self._publisher = asyncio.create_task(self._drain(), name="event-publisher")
+
+    async def close(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - bounded by the stop grace
+        """Publish what is queued (shutdown, after the servers stopped taking requests)."""
+        if self._publisher is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._publisher), timeout)
+        except TimeoutError:
+            self._publisher.cancel()
+            log.error("event_publish_failed", count=len(self._queue), error="shutdown before the queue drained")
+
+    async def _drain(self) -> None:
+        # The emptiness check and the task's end have no await in between, so an event queued
+        # later always finds this task either still looping or done (and starts a new one).
+        while self._queue:
+            batch, self._queue = self._queue[:self._max_batch], self._queue[self._max_batch:]
+            await self._publish(batch)
+            self._progress.set()
+
+    async def _publish(self, messages: list[tuple[str, Message, str]]) -> None:
         for attempt in range(1, self._attempts + 1):
             try:
                 await self._bus.publish_many(messages)

@@ -64,6 +64,7 @@ async def build(settings: MeetingSettings) -> Service:
     presets = Presets(db, seeder, events)
     participants = Participants(db, seeder, events, tokens)
     bus: list[EventBus] = []
+    publishers: list[NatsEventPublisher] = []
 
     async def start() -> None:
         db.pool = await create_pool(
@@ -76,10 +77,13 @@ async def build(settings: MeetingSettings) -> Service:
         )
         if settings.meeting_publish_events:
             bus.append(await EventBus.connect(settings.nats_url, name="meeting"))
-            events.target = NatsEventPublisher(bus[0])
+            events.target = publisher = NatsEventPublisher(bus[0], background=True)
+            publishers.append(publisher)
 
     async def stop() -> None:
         await tokens.close()
+        for publisher in publishers:  # queued events go out before the bus closes
+            await publisher.close()
         for b in bus:
             await b.close()
         if db.pool is not None:
