@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import grpc
 
+from rtkit import telemetry
+
 INTERNAL_TOKEN_HEADER = "x-rtk-internal-token"
 ACCOUNT_HEADER = "x-rtk-account-id"
 
@@ -18,8 +20,8 @@ _CHANNEL_OPTIONS = [
 
 
 def channel(address: str) -> grpc.aio.Channel:
-    """An insecure channel (in-cluster traffic; mTLS is the mesh's job)."""
-    return grpc.aio.insecure_channel(address, options=_CHANNEL_OPTIONS)
+    """An insecure channel (in-cluster traffic; mTLS is the mesh's job) that propagates the trace."""
+    return grpc.aio.insecure_channel(address, options=_CHANNEL_OPTIONS, interceptors=telemetry.CLIENT_INTERCEPTORS)
 
 
 def internal_metadata(internal_token: str) -> tuple[tuple[str, str], ...]:

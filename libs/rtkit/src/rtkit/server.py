@@ -1,8 +1,8 @@
 """One gRPC server bootstrap for every service.
 
 `main()` is the process entry point (`python -m rtk_<svc> [serve|migrate]`); `Service` owns the
-lifecycle: interceptors (errors → google.rpc.Status, canonical log line, metrics, tracing via
-OpenTelemetry), grpc.health.v1 (readiness key "" and liveness key "liveness"), server
+lifecycle: interceptors (errors → google.rpc.Status, canonical log line, metrics, an
+OpenTelemetry server span per RPC), grpc.health.v1 (readiness key "" and liveness key "liveness"), server
 reflection, and a graceful stop on SIGTERM/SIGINT: readiness goes NOT_SERVING, drain hooks run,
 in-flight RPCs get `stop_grace_seconds`, then stop hooks run in reverse order.
 """
@@ -89,7 +89,7 @@ class _ServerInterceptor(grpc.aio.ServerInterceptor):
         latency = metrics.GRPC_LATENCY.labels(service, method)
         served_ok = metrics.GRPC_REQUESTS.labels(service, method, "OK")
 
-        async def _fail(exc: BaseException, context: grpc.aio.ServicerContext, started: float) -> None:
+        async def _fail(exc: BaseException, context: grpc.aio.ServicerContext, started: float, span) -> None:  # noqa: ANN001
             error = classify_exception(exc)
             if error is None:
                 log.error("rpc_failed", method=method, exc_info=exc)
@@ -98,32 +98,35 @@ class _ServerInterceptor(grpc.aio.ServerInterceptor):
                 log.warning("rpc_unavailable", method=method, reason=error.reason, error=str(exc))
             metrics.GRPC_REQUESTS.labels(service, method, error.grpc_code.name).inc()
             latency.observe(time.perf_counter() - started)
+            telemetry.set_rpc_status(span, error.grpc_code)
             await context.abort_with_status(error.to_status(domain=f"{service}.realtime.rtk"))
 
-        def _done(started: float, context: grpc.aio.ServicerContext) -> None:
+        def _done(started: float, context: grpc.aio.ServicerContext, span) -> None:  # noqa: ANN001
             code = context.code()
             if code is None or code == grpc.StatusCode.OK:
                 served_ok.inc()
             else:
                 metrics.GRPC_REQUESTS.labels(service, method, code.name).inc()
             latency.observe(time.perf_counter() - started)
+            telemetry.set_rpc_status(span, code or grpc.StatusCode.OK)
 
         if handler.unary_unary:
             inner_uu = handler.unary_unary
 
             async def unary_unary(request, context):
                 started = time.perf_counter()
-                try:
-                    response = await inner_uu(request, context)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - mapped to a status
-                    if _is_abort(exc):
+                with telemetry.server_span(method, context.invocation_metadata()) as span:
+                    try:
+                        response = await inner_uu(request, context)
+                    except asyncio.CancelledError:
                         raise
-                    await _fail(exc, context, started)
-                    raise
-                _done(started, context)
-                return response
+                    except Exception as exc:  # noqa: BLE001 - mapped to a status
+                        if _is_abort(exc):
+                            raise
+                        await _fail(exc, context, started, span)
+                        raise
+                    _done(started, context, span)
+                    return response
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary, handler.request_deserializer, handler.response_serializer
@@ -133,17 +136,18 @@ class _ServerInterceptor(grpc.aio.ServerInterceptor):
 
             async def unary_stream(request, context):
                 started = time.perf_counter()
-                try:
-                    async for item in inner_us(request, context):
-                        yield item
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001
-                    if _is_abort(exc):
+                with telemetry.server_span(method, context.invocation_metadata()) as span:
+                    try:
+                        async for item in inner_us(request, context):
+                            yield item
+                    except asyncio.CancelledError:
                         raise
-                    await _fail(exc, context, started)
-                    raise
-                _done(started, context)
+                    except Exception as exc:  # noqa: BLE001
+                        if _is_abort(exc):
+                            raise
+                        await _fail(exc, context, started, span)
+                        raise
+                    _done(started, context, span)
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream, handler.request_deserializer, handler.response_serializer
@@ -153,17 +157,18 @@ class _ServerInterceptor(grpc.aio.ServerInterceptor):
 
             async def stream_stream(request_iterator, context):
                 started = time.perf_counter()
-                try:
-                    async for item in inner_ss(request_iterator, context):
-                        yield item
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001
-                    if _is_abort(exc):
+                with telemetry.server_span(method, context.invocation_metadata()) as span:
+                    try:
+                        async for item in inner_ss(request_iterator, context):
+                            yield item
+                    except asyncio.CancelledError:
                         raise
-                    await _fail(exc, context, started)
-                    raise
-                _done(started, context)
+                    except Exception as exc:  # noqa: BLE001
+                        if _is_abort(exc):
+                            raise
+                        await _fail(exc, context, started, span)
+                        raise
+                    _done(started, context, span)
 
             return grpc.stream_stream_rpc_method_handler(
                 stream_stream, handler.request_deserializer, handler.response_serializer
