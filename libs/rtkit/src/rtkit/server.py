@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import signal
 import sys
@@ -131,47 +132,38 @@ class _ServerInterceptor(grpc.aio.ServerInterceptor):
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary, handler.request_deserializer, handler.response_serializer
             )
+        async def _served_stream(responses, context: grpc.aio.ServicerContext):  # noqa: ANN001, ANN202
+            started = time.perf_counter()
+            with telemetry.server_span(method, context.invocation_metadata()) as span:
+                try:
+                    async for item in responses:
+                        yield item
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    if _is_abort(exc):
+                        raise
+                    await _fail(exc, context, started, span)
+                    raise
+                _done(started, context, span)
+
+        # grpc.aio tells streaming handlers apart by being async generator functions, hence a thin
+        # generator around the shared one (closed with it, so its span ends in the RPC's context).
+        def _streaming(inner):  # noqa: ANN001, ANN202
+            async def serve(request_or_iterator, context):  # noqa: ANN001, ANN202
+                async with contextlib.aclosing(_served_stream(inner(request_or_iterator, context), context)) as items:
+                    async for item in items:
+                        yield item
+
+            return serve
+
         if handler.unary_stream:
-            inner_us = handler.unary_stream
-
-            async def unary_stream(request, context):
-                started = time.perf_counter()
-                with telemetry.server_span(method, context.invocation_metadata()) as span:
-                    try:
-                        async for item in inner_us(request, context):
-                            yield item
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as exc:  # noqa: BLE001
-                        if _is_abort(exc):
-                            raise
-                        await _fail(exc, context, started, span)
-                        raise
-                    _done(started, context, span)
-
             return grpc.unary_stream_rpc_method_handler(
-                unary_stream, handler.request_deserializer, handler.response_serializer
+                _streaming(handler.unary_stream), handler.request_deserializer, handler.response_serializer
             )
         if handler.stream_stream:
-            inner_ss = handler.stream_stream
-
-            async def stream_stream(request_iterator, context):
-                started = time.perf_counter()
-                with telemetry.server_span(method, context.invocation_metadata()) as span:
-                    try:
-                        async for item in inner_ss(request_iterator, context):
-                            yield item
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as exc:  # noqa: BLE001
-                        if _is_abort(exc):
-                            raise
-                        await _fail(exc, context, started, span)
-                        raise
-                    _done(started, context, span)
-
             return grpc.stream_stream_rpc_method_handler(
-                stream_stream, handler.request_deserializer, handler.response_serializer
+                _streaming(handler.stream_stream), handler.request_deserializer, handler.response_serializer
             )
         return handler
 
