@@ -385,7 +385,7 @@ def _report(result: dict, cpu: dict[str, float], concurrency: int, args: argpars
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--concurrency", type=_concurrency_list, default=[32],
+    parser.add_argument("--concurrency", type=_concurrency_list, default=[32, 64],
                         help="connections; a comma list (8,32,64) runs once per value on the same stack")
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=3.0)
