@@ -1,11 +1,15 @@
 """The meeting service's event publisher on real JetStream: queued publishing keeps the commit
-order across concurrent callers, loses nothing on close, and stamps events when they are queued."""
+order across concurrent callers, loses nothing on close, and stamps events (time, trace) when they
+are queued."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from realtime.events.v1 import event_pb2, meeting_events_pb2
 from realtime.meeting.v1 import participant_pb2
 from rtk_meeting.adapters import NatsEventPublisher
@@ -66,3 +70,35 @@ async def test_queue_full_makes_callers_wait_instead_of_growing(infra):
     finally:
         await bus.close()
     assert [e.participant_added.participant.name for e in received] == [f"p{n}" for n in range(60)]
+
+
+async def test_queued_events_keep_the_trace_of_the_request_they_came_from(infra):
+    bus = await EventBus.connect(infra.nats_url, name="test-queued-trace")
+    app, meeting = uuid.uuid4().hex, str(uuid.uuid4())
+    publisher = NatsEventPublisher(bus, background=True)
+    traces = [random.getrandbits(128) for _ in range(3)]
+    headers: dict[str, str] = {}
+    done = asyncio.Event()
+
+    async def handler(msg) -> None:  # noqa: ANN001
+        headers[event_pb2.Event.FromString(msg.data).participant_added.participant.name] = msg.headers["traceparent"]
+        if len(headers) == 3:
+            done.set()
+
+    async def request(index: int) -> None:
+        context = SpanContext(trace_id=traces[index], span_id=random.getrandbits(64), is_remote=True,
+                              trace_flags=TraceFlags(TraceFlags.SAMPLED))
+        with trace.use_span(NonRecordingSpan(context)):
+            await publisher.publish_many([_added(app, meeting, index)])
+
+    try:
+        # All three are queued before the publishing task runs (it starts in the first one's context).
+        await asyncio.gather(*(request(i) for i in range(3)))
+        await publisher.close()
+        await bus.consume(f"realtime.events.v1.apps.{app}.>", f"test-trace-{app[:8]}", handler)
+        await asyncio.wait_for(done.wait(), 15)
+    finally:
+        await bus.close()
+    assert {name: value.split("-")[1] for name, value in headers.items()} == {
+        f"p{i}": f"{traces[i]:032x}" for i in range(3)
+    }

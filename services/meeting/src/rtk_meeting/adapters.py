@@ -11,8 +11,9 @@ from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 from realtime.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 from realtime.events.v1 import event_pb2
+from rtkit import telemetry
 from rtkit.batching import GroupCommit
-from rtkit.bus import EventBus, event_subject
+from rtkit.bus import EventBus, OutgoingEvent, event_subject
 from rtkit.clients import internal_metadata
 from rtkit.errors import ApiError
 from rtkit.logging import get_logger
@@ -125,7 +126,7 @@ class NatsEventPublisher:
         self._attempts = attempts
         self._background = background
         self._max_queued, self._max_batch = max_queued, max_batch
-        self._queue: list[tuple[str, Message, str]] = []
+        self._queue: list[OutgoingEvent] = []
         self._publisher: asyncio.Task[None] | None = None
         self._progress = asyncio.Event()
 
@@ -135,12 +136,14 @@ class NatsEventPublisher:
 
     async def publish_many(self, events: Sequence[PendingEvent]) -> None:
         now = _now()
+        # Queued events are published from another task: each keeps the trace it arose in.
+        trace_headers = telemetry.inject_headers({}) if self._background else None
         messages = []
         for e in events:
             envelope = event_pb2.Event(event_id=str(uuid.uuid4()), app_id=e.app_id, occur_time=now)
             getattr(envelope, e.payload_field).CopyFrom(e.payload)
-            messages.append((event_subject(e.app_id, e.collection, e.resource_id, e.event), envelope,
-                             envelope.event_id))
+            messages.append(OutgoingEvent(event_subject(e.app_id, e.collection, e.resource_id, e.event), envelope,
+                                          envelope.event_id, trace_headers))
         if not self._background:
             await self._publish(messages)
             return
@@ -169,7 +172,7 @@ class NatsEventPublisher:
             await self._publish(batch)
             self._progress.set()
 
-    async def _publish(self, messages: list[tuple[str, Message, str]]) -> None:
+    async def _publish(self, messages: list[OutgoingEvent]) -> None:
         for attempt in range(1, self._attempts + 1):
             try:
                 await self._bus.publish_many(messages)
@@ -178,8 +181,8 @@ class NatsEventPublisher:
                 raise
             except Exception as exc:  # noqa: BLE001 - same event ids: JetStream de-duplicates retries
                 if attempt == self._attempts:
-                    log.error("event_publish_failed", subjects=[m[0] for m in messages[:10]], count=len(messages),
-                              event_ids=[m[2] for m in messages[:10]], error=str(exc))
+                    log.error("event_publish_failed", subjects=[m.subject for m in messages[:10]], count=len(messages),
+                              event_ids=[m.event_id for m in messages[:10]], error=str(exc))
                     return
                 await asyncio.sleep(0.2 * attempt)
 
