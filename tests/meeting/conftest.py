@@ -1,19 +1,21 @@
 """Fixtures for the meeting service's domain and store tests: a migrated `meeting` schema on a
-fresh database, plus small fakes of the two ports that cross process boundaries (the auth
-service's token RPCs and the event publisher)."""
+fresh database, plus a small fake of the port that crosses a process boundary (the auth service's
+token RPCs). Events go to the real outbox table and are read back from it."""
 
 from __future__ import annotations
 
 import itertools
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 from google.protobuf.message import Message
+from realtime.events.v1 import event_pb2
+from rtk_meeting.adapters import OutboxEvents
 from rtk_meeting.app import MIGRATIONS_DIR, SCHEMA
 from rtk_meeting.domain.meetings import Meetings
 from rtk_meeting.domain.participants import Participants
-from rtk_meeting.domain.ports import IssuedToken, PendingEvent, TokenRequest
+from rtk_meeting.domain.ports import IssuedToken, TokenRequest
 from rtk_meeting.domain.presets import Presets
 from rtk_meeting.domain.seeding import PresetSeeder
 from rtkit import db as rtk_db
@@ -68,21 +70,27 @@ class RecordedEvent:
     payload: Message
 
 
-@dataclass
-class FakeEvents:
-    events: list[RecordedEvent] = field(default_factory=list)
+class RecordedEvents(OutboxEvents):
+    """The service's own event recorder (rows of meeting.outbox, written in the change's
+    transaction), plus the committed events read back from the table: no relay runs here, so
+    the rows stay, and a rolled-back change leaves none."""
 
-    async def publish(self, *, app_id: str, collection: str, resource_id: str, event: str, payload_field: str,
-                      payload: Message) -> None:
-        self.events.append(RecordedEvent(app_id, f"{collection}.{resource_id}.{event}", payload_field, payload))
+    def __init__(self, db: rtk_db.Database) -> None:
+        super().__init__()
+        self._db = db
 
-    async def publish_many(self, events: list[PendingEvent]) -> None:
-        for e in events:
-            await self.publish(app_id=e.app_id, collection=e.collection, resource_id=e.resource_id, event=e.event,
-                               payload_field=e.payload_field, payload=e.payload)
+    async def read(self) -> list[RecordedEvent]:
+        out = []
+        for row in await self._db.pool.fetch("SELECT subject, payload FROM outbox ORDER BY id"):
+            event = event_pb2.Event.FromString(bytes(row["payload"]))
+            field = event.WhichOneof("payload")
+            prefix = f"realtime.events.v1.apps.{event.app_id}."
+            assert row["subject"].startswith(prefix)
+            out.append(RecordedEvent(event.app_id, row["subject"][len(prefix):], field, getattr(event, field)))
+        return out
 
-    def names(self) -> list[str]:
-        return [e.payload_field for e in self.events]
+    async def names(self) -> list[str]:
+        return [e.payload_field for e in await self.read()]
 
 
 @dataclass
@@ -92,7 +100,7 @@ class Domain:
     presets: Presets
     participants: Participants
     tokens: FakeTokens
-    events: FakeEvents
+    events: RecordedEvents
     seeder: PresetSeeder
 
 
@@ -107,7 +115,7 @@ async def meeting_db(database_url: str):
 
 @pytest.fixture
 async def domain(meeting_db: rtk_db.Database) -> Domain:
-    events = FakeEvents()
+    events = RecordedEvents(meeting_db)
     tokens = FakeTokens()
     seeder = PresetSeeder(meeting_db, events)
     return Domain(

@@ -43,7 +43,7 @@ async def test_batch_adds_every_participant_in_order_with_its_own_token(domain, 
     presets = ["group_call_host", "group_call_participant", "webinar_viewer", "webinar_presenter", "group_call_host"]
     requested = [P(custom_participant_id=f"u{i}", preset_name=name, name=f"User {i}") for i, name in enumerate(presets)]
     requested[1].picture = "https://example.com/p.png"
-    before = len(domain.events.events)
+    before = len(await domain.events.read())
 
     outcomes = await domain.participants.add_many(app_id, meeting.id, requested)
 
@@ -74,7 +74,7 @@ async def test_batch_adds_every_participant_in_order_with_its_own_token(domain, 
     listed = await _all(domain, app_id, meeting.id)
     assert {p.id: p for p in listed} == {p.id: p for p in added}
     # One ParticipantAdded event per participant, on the meeting's subject.
-    events = domain.events.events[before:]
+    events = (await domain.events.read())[before:]
     assert [e.payload_field for e in events] == ["participant_added"] * len(added)
     assert {e.payload.participant.id for e in events} == {p.id for p in added}
     assert all(e.subject_tail == f"meetings.{meeting.id}.participant_added" and e.app_id == app_id for e in events)
@@ -96,7 +96,7 @@ async def test_batch_items_fail_alone(domain, app_id):
         P(custom_participant_id="pic", preset_name="group_call_host", picture="ftp://x"),
         P(custom_participant_id="ok6", preset_name="group_call_participant"),
     ]
-    before = len(domain.events.events)
+    before = len(await domain.events.read())
 
     outcomes = await domain.participants.add_many(app_id, meeting.id, requested)
 
@@ -116,7 +116,7 @@ async def test_batch_items_fail_alone(domain, app_id):
     assert await _row_count(domain, app_id) == 3
     assert {t["participant_id"] for t in domain.tokens.issued} == {p.id for p in added.values()}
     assert len(domain.tokens.issued) == 3
-    assert [e.payload.participant.id for e in domain.events.events[before:]] == [p.id for p in added.values()]
+    assert [e.payload.participant.id for e in (await domain.events.read())[before:]] == [p.id for p in added.values()]
 
     # A batch whose every item fails is not a failure of the call: each item says why.
     outcomes = await domain.participants.add_many(app_id, meeting.id, [
@@ -145,7 +145,7 @@ async def test_batch_whole_call_failures_add_nobody(domain, app_id):
         assert [f for f, _ in err.value.field_violations] == ["participants"]
     assert await _row_count(domain, app_id) == 0
     assert domain.tokens.issued == []
-    assert "participant_added" not in domain.events.names()
+    assert "participant_added" not in (await domain.events.names())
 
     # The auth service failing while tokens are issued: the call fails, no row is left behind,
     # no event is published.
@@ -155,14 +155,14 @@ async def test_batch_whole_call_failures_add_nobody(domain, app_id):
     assert err.value.reason == "DEPENDENCY_UNAVAILABLE"
     assert await _row_count(domain, app_id) == 0
     assert await _all(domain, app_id, meeting.id) == []
-    assert "participant_added" not in domain.events.names()
+    assert "participant_added" not in (await domain.events.names())
 
     # Exactly MAX_BATCH is accepted, and the service works again after the failure.
     full = [P(custom_participant_id=f"f{i}", preset_name="webinar_viewer") for i in range(MAX_BATCH)]
     outcomes = await domain.participants.add_many(app_id, meeting.id, full)
     assert [o[0].custom_participant_id for o in outcomes] == [p.custom_participant_id for p in full]
     assert await _row_count(domain, app_id) == MAX_BATCH
-    assert domain.events.names().count("participant_added") == MAX_BATCH
+    assert (await domain.events.names()).count("participant_added") == MAX_BATCH
 
 
 async def test_batch_rows_list_in_request_order(domain, app_id):

@@ -35,7 +35,7 @@ async def test_meeting_create_applies_defaults_and_publishes(domain, app_id):
     assert created.ai_config.summarization.word_limit == 500
     assert not created.HasField("recording_config")
     assert created.create_time == created.update_time
-    assert "meeting_created" in domain.events.names()
+    assert "meeting_created" in (await domain.events.names())
     assert (await domain.meetings.get(app_id, created.id)) == created
 
 
@@ -56,7 +56,7 @@ async def test_meeting_secrets_are_stored_but_never_returned(domain, app_id):
     raw = await domain.db.fetchval("SELECT recording_config->'storage_config'->>'secret' FROM meetings WHERE id = $1",
                                    uuid.UUID(created.id))
     assert raw == "SK"
-    for event in domain.events.events:
+    for event in (await domain.events.read()):
         if event.payload_field.startswith("meeting_"):
             assert event.payload.meeting.recording_config.storage_config.secret == ""
 
@@ -69,7 +69,7 @@ async def test_meeting_update_with_mask_and_replace(domain, app_id):
     assert updated.status == M.MEETING_STATUS_INACTIVE
     assert updated.title == "a" and updated.record_on_start
     assert updated.update_time.ToDatetime() > created.update_time.ToDatetime()
-    changed = domain.events.events[-1].payload.changed_fields
+    changed = (await domain.events.read())[-1].payload.changed_fields
     assert list(changed) == ["status"]
     # Clearing a field: path present, value unset.
     cleared = await domain.meetings.update(app_id, created.id, M.Meeting(), mask("title"))
@@ -247,7 +247,7 @@ async def test_preset_crud_and_name_uniqueness(domain, app_id):
     with pytest.raises(ApiError) as err:
         await domain.presets.get(app_id, created.id)
     assert err.value.reason == "PRESET_NOT_FOUND"
-    names = domain.events.names()
+    names = (await domain.events.names())
     assert {"preset_created", "preset_updated", "preset_deleted"} <= set(names)
 
 
@@ -298,7 +298,7 @@ async def test_participant_lifecycle_tokens_and_events(domain, app_id):
     updated = await domain.participants.get(app_id, meeting.id, added.id)
     assert updated.preset_name == "group_call_participant" and updated.name == "Ada L."
     assert domain.tokens.valid(added.id) == [token2.removeprefix("jwt.")]
-    changed = domain.events.events[-1].payload.changed_fields
+    changed = (await domain.events.read())[-1].payload.changed_fields
     assert set(changed) == {"name", "preset_name"}
 
     refreshed = await domain.participants.refresh_token(app_id, meeting.id, added.id)
@@ -321,9 +321,9 @@ async def test_participant_lifecycle_tokens_and_events(domain, app_id):
     with pytest.raises(ApiError) as err:
         await domain.participants.get(app_id, meeting.id, added.id)
     assert err.value.reason == "PARTICIPANT_NOT_FOUND"
-    assert [e for e in domain.events.names() if e.startswith("participant_")] == [
+    assert [e for e in (await domain.events.names()) if e.startswith("participant_")] == [
         "participant_added", "participant_updated", "participant_updated", "participant_deleted"]
-    assert domain.events.events[-1].subject_tail == f"meetings.{meeting.id}.participant_deleted"
+    assert (await domain.events.read())[-1].subject_tail == f"meetings.{meeting.id}.participant_deleted"
 
 
 async def test_participant_errors(domain, app_id):

@@ -9,23 +9,24 @@ import asyncpg
 import nats
 from realtime.events.v1 import event_pb2
 from rtkit import outbox
-from rtkit.bus import EventBus
+from rtkit.bus import EventBus, OutgoingEvent
 
 
 class FlakyBus:
-    """Fails the first `failures` publishes (NATS restarting), then records them."""
+    """Fails the first `failures` batches (NATS restarting), then records what they carried."""
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.published: list[tuple[str, str]] = []
 
-    async def publish_raw(self, subject: str, payload: bytes, *, event_id: str, message_type: str) -> None:
+    async def publish_many(self, messages: list[OutgoingEvent]) -> None:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("nats down")
-        assert message_type == "realtime.events.v1.Event"
-        assert event_pb2.Event.FromString(payload).event_id == event_id
-        self.published.append((subject, event_id))
+        for subject, payload, event_id, _, message_type in messages:
+            assert message_type == "realtime.events.v1.Event"
+            assert event_pb2.Event.FromString(payload).event_id == event_id
+            self.published.append((subject, event_id))
 
 
 async def _pool(database_url: str) -> asyncpg.Pool:

@@ -45,12 +45,15 @@ class PublishError(Exception):
 
 
 class OutgoingEvent(NamedTuple):
-    """One event for `EventBus.publish_many`; `trace_headers` None: the publishing context's."""
+    """One event for `EventBus.publish_many`. `message` may be already serialised (bytes, e.g. from
+    an outbox row), then `message_type` names its protobuf type. `trace_headers` None: the
+    publishing context's trace."""
 
     subject: str
-    message: Message
+    message: Message | bytes
     event_id: str
     trace_headers: dict[str, str] | None = None
+    message_type: str = ""
 
 
 def _ack_problem(msg: Msg) -> str | None:
@@ -125,8 +128,8 @@ class EventBus:
 
     async def publish_many(self, messages: Sequence[OutgoingEvent | tuple[str, Message, str]], *,
                            timeout: float = 5.0) -> None:  # noqa: ASYNC109 - the JetStream ack deadline
-        """Publish `(subject, message, event_id[, trace_headers])`s durably; returns once JetStream
-        acknowledged all.
+        """Publish `OutgoingEvent`s (or `(subject, message, event_id)` tuples) durably; returns once
+        JetStream acknowledged all.
 
         The same guarantees as `publish` per message (ack, de-duplication on the id, trace
         context), but one reply subscription for the batch instead of a request with its own
@@ -153,10 +156,15 @@ class EventBus:
 
         subscription = await self.nc.subscribe(f"{inbox}.*", cb=on_ack)
         try:
-            for index, (subject, message, event_id, *own) in enumerate(messages):
-                headers = {**(own[0] if own and own[0] is not None else trace_headers),
-                           "Nats-Msg-Id": event_id, MESSAGE_TYPE_HEADER: message.DESCRIPTOR.full_name}
-                await self.nc.publish(subject, message.SerializeToString(), reply=f"{inbox}.{index}", headers=headers)
+            for index, item in enumerate(messages):
+                subject, message, event_id, own_trace, message_type = OutgoingEvent(*item)
+                if isinstance(message, bytes):
+                    payload = message
+                else:
+                    payload, message_type = message.SerializeToString(), message.DESCRIPTOR.full_name
+                headers = {**(own_trace if own_trace is not None else trace_headers),
+                           "Nats-Msg-Id": event_id, MESSAGE_TYPE_HEADER: message_type}
+                await self.nc.publish(subject, payload, reply=f"{inbox}.{index}", headers=headers)
             try:
                 await asyncio.wait_for(done, timeout)
             except TimeoutError:

@@ -1,13 +1,17 @@
 """Transactional outbox: events are written in the same Postgres transaction as the state change
 they describe, and a relay publishes them to JetStream afterwards (Nats-Msg-Id = event id, so a
 publish retried after a crash is de-duplicated) and deletes them. Nothing is lost when NATS is
-down or restarting: rows wait until the relay succeeds.
+down or restarting, or when the service dies after the commit: rows wait until a relay succeeds.
 
 The table lives in the service's own schema (see `OUTBOX_DDL`); one relay at a time drains it
-(transaction-level advisory lock), which keeps the publish order equal to the commit order.
+(transaction-level advisory lock), which keeps the publish order equal to the commit order. A
+batch of rows is published pipelined (`EventBus.publish_many`: one ack wait for the batch) and
+deleted once JetStream acknowledged all of it; a failed batch is retried whole, and the ids make
+the repeats harmless. Each row keeps the `traceparent` of the request that wrote it, so the
+event continues that trace.
 
     await outbox.add(conn, subject, event, event_id=event.event_id)   # inside the transaction
-    relay = OutboxRelay(pool, bus, schema="orchestrator"); relay.start(); relay.wake()
+    relay = OutboxRelay(pool, bus, schema="orchestrator"); relay.start(); relay.wake()  # after commit
 """
 
 from __future__ import annotations
@@ -15,11 +19,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+from collections.abc import Sequence
 from typing import Protocol
 
 import asyncpg
 from google.protobuf.message import Message
 
+from rtkit import telemetry
+from rtkit.bus import OutgoingEvent
 from rtkit.logging import get_logger
 
 log = get_logger("rtkit.outbox")
@@ -31,22 +38,44 @@ CREATE TABLE IF NOT EXISTS outbox (
     event_id   text NOT NULL,
     subject    text NOT NULL,
     payload    bytea NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    trace_parent text
 );
 """
 
 
 class Publisher(Protocol):
-    async def publish_raw(self, subject: str, payload: bytes, *, event_id: str, message_type: str) -> None: ...
+    async def publish_many(self, messages: Sequence[OutgoingEvent]) -> None: ...
+
+
+def _trace_parent() -> str | None:
+    return telemetry.inject_headers({}).get("traceparent")
 
 
 async def add(conn: asyncpg.Connection, subject: str, message: Message, *, event_id: str) -> None:
     """Queue `message` for `subject`; call inside the transaction that makes the change."""
     await conn.execute(
-        "INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)",
+        "INSERT INTO outbox (event_id, subject, payload, trace_parent) VALUES ($1, $2, $3, $4)",
         event_id,
         subject,
         message.SerializeToString(),
+        _trace_parent(),
+    )
+
+
+async def add_many(conn: asyncpg.Connection, events: Sequence[tuple[str, Message, str]]) -> None:
+    """Queue `(subject, message, event_id)`s in this order, with one statement; call inside the
+    transaction that makes the change."""
+    if not events:
+        return
+    await conn.execute(
+        "INSERT INTO outbox (event_id, subject, payload, trace_parent)"
+        " SELECT e, s, p, $4 FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS t(e, s, p, n)"
+        " ORDER BY n",
+        [event_id for _, _, event_id in events],
+        [subject for subject, _, _ in events],
+        [message.SerializeToString() for _, message, _ in events],
+        _trace_parent(),
     )
 
 
@@ -60,7 +89,7 @@ class OutboxRelay:
         *,
         schema: str,
         message_type: str = "realtime.events.v1.Event",
-        batch: int = 100,
+        batch: int = 500,
         poll_seconds: float = 0.5,
     ) -> None:
         self._pool = pool
@@ -88,7 +117,11 @@ class OutboxRelay:
                 await self._task
         # Last attempt so that a clean shutdown leaves nothing behind when NATS is up.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.drain(), timeout=3)
+            await asyncio.wait_for(self._drain_all(), timeout=3)
+
+    async def _drain_all(self) -> None:
+        while await self.drain():
+            pass
 
     async def _run(self) -> None:
         while True:
@@ -112,30 +145,18 @@ class OutboxRelay:
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_key):
                 return False  # another replica is draining
             rows = await conn.fetch(
-                f"SELECT id, event_id, subject, payload FROM {self._schema}.outbox ORDER BY id LIMIT $1",
+                f"SELECT id, event_id, subject, payload, trace_parent FROM {self._schema}.outbox"
+                " ORDER BY id LIMIT $1",
                 self._batch,
             )
             if not rows:
                 return False
-            done: list[int] = []
-            try:
-                for row in rows:
-                    await self._publish(row["subject"], bytes(row["payload"]), row["event_id"])
-                    done.append(row["id"])
-            finally:
-                if done:
-                    await conn.execute(f"DELETE FROM {self._schema}.outbox WHERE id = ANY($1::bigint[])", done)
+            await self._bus.publish_many([
+                OutgoingEvent(row["subject"], bytes(row["payload"]), row["event_id"],
+                              {"traceparent": row["trace_parent"]} if row["trace_parent"] else {},
+                              self._message_type)
+                for row in rows
+            ])
+            await conn.execute(f"DELETE FROM {self._schema}.outbox WHERE id = ANY($1::bigint[])",
+                               [row["id"] for row in rows])
             return len(rows) == self._batch
-
-    async def _publish(self, subject: str, payload: bytes, event_id: str) -> None:
-        publish_raw = getattr(self._bus, "publish_raw", None)
-        if publish_raw is not None:
-            await publish_raw(subject, payload, event_id=event_id, message_type=self._message_type)
-            return
-        # rtkit.bus.EventBus: publish the already serialised payload through JetStream directly.
-        from rtkit import metrics, telemetry
-        from rtkit.bus import MESSAGE_TYPE_HEADER
-
-        headers = telemetry.inject_headers({"Nats-Msg-Id": event_id, MESSAGE_TYPE_HEADER: self._message_type})
-        await self._bus.js.publish(subject, payload, headers=headers, timeout=5.0)  # type: ignore[attr-defined]
-        metrics.EVENTS_PUBLISHED.labels(subject.rsplit(".", 1)[-1]).inc()

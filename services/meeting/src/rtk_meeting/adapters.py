@@ -1,4 +1,5 @@
-"""Real implementations of the domain ports: the auth service over gRPC and NATS JetStream."""
+"""Real implementations of the domain ports: the auth service over gRPC, and events through the
+transactional outbox to NATS JetStream."""
 
 from __future__ import annotations
 
@@ -6,17 +7,18 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 
+import asyncpg
 import grpc
 from google.protobuf import timestamp_pb2
-from google.protobuf.message import Message
 from realtime.auth.v1 import auth_service_pb2, auth_service_pb2_grpc
 from realtime.events.v1 import event_pb2
-from rtkit import telemetry
+from rtkit import outbox
 from rtkit.batching import GroupCommit
-from rtkit.bus import EventBus, OutgoingEvent, event_subject
+from rtkit.bus import event_subject
 from rtkit.clients import internal_metadata
 from rtkit.errors import ApiError
 from rtkit.logging import get_logger
+from rtkit.outbox import OutboxRelay
 
 from rtk_meeting.domain.ports import IssuedToken, PendingEvent, TokenRequest
 
@@ -106,94 +108,38 @@ def _dependency_error(method: str, exc: grpc.aio.AioRpcError) -> ApiError:
     return ApiError("DEPENDENCY_UNAVAILABLE", f"The auth service failed ({method}: {exc.code().name}).")
 
 
-class NatsEventPublisher:
-    """Publishes committed changes to JetStream. Publishing is retried briefly; a change whose event
-    cannot be published is still committed (logged as `event_publish_failed`).
+class OutboxEvents:
+    """The domain's EventRecorder on rtkit.outbox: events are rows of meeting.outbox, written in
+    the change's transaction (one statement per call), and the relay publishes them to JetStream
+    in commit order once `committed()` wakes it. Without a relay (tools, tests) the rows wait for
+    the service's."""
 
-    With `background=True` (the service), `publish_many` stamps and queues the events and returns:
-    one task publishes the queue in order, everything queued meanwhile as the next batch. A
-    request then no longer waits for JetStream's acknowledgement, and concurrent requests share
-    publishes (add-participant at concurrency 16: +10 % throughput, docs/benchmarks.md). The
-    guarantee is the one inline publishing gave (the change is committed before its event is
-    sent; a crash in between loses the event), the order is the commit order within the process,
-    and `close()` drains the queue on shutdown. Above `max_queued` events callers wait for the
-    queue to drain (NATS down) instead of growing it.
-    """
+    def __init__(self, relay: OutboxRelay | None = None) -> None:
+        self.relay = relay
 
-    def __init__(self, bus: EventBus, *, attempts: int = 3, background: bool = False,
-                 max_queued: int = 20_000, max_batch: int = 500) -> None:
-        self._bus = bus
-        self._attempts = attempts
-        self._background = background
-        self._max_queued, self._max_batch = max_queued, max_batch
-        self._queue: list[OutgoingEvent] = []
-        self._publisher: asyncio.Task[None] | None = None
-        self._progress = asyncio.Event()
-
-    async def publish(self, *, app_id: str, collection: str, resource_id: str, event: str, payload_field: str,
-                      payload: Message) -> None:
-        await self.publish_many([PendingEvent(app_id, collection, resource_id, event, payload_field, payload)])
-
-    async def publish_many(self, events: Sequence[PendingEvent]) -> None:
+    async def record(self, conn: asyncpg.Connection, events: Sequence[PendingEvent]) -> None:
+        if not events:
+            return
         now = _now()
-        # Queued events are published from another task: each keeps the trace it arose in.
-        trace_headers = telemetry.inject_headers({}) if self._background else None
-        messages = []
+        rows = []
         for e in events:
             envelope = event_pb2.Event(event_id=str(uuid.uuid4()), app_id=e.app_id, occur_time=now)
-            getattr(envelope, e.payload_field).CopyFrom(e.payload)
-            messages.append(OutgoingEvent(event_subject(e.app_id, e.collection, e.resource_id, e.event), envelope,
-                                          envelope.event_id, trace_headers))
-        if not self._background:
-            await self._publish(messages)
-            return
-        while len(self._queue) >= self._max_queued:
-            self._progress.clear()
-            await self._progress.wait()
-        self._queue.extend(messages)
-        if self._publisher is None or self._publisher.done():
-            self._publisher = asyncio.create_task(self._drain(), name="event-publisher")
+            getattr(envelope, e.event).CopyFrom(e.payload)
+            rows.append((event_subject(e.app_id, e.collection, e.resource_id, e.event), envelope, envelope.event_id))
+        await outbox.add_many(conn, rows)
 
-    async def close(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - bounded by the stop grace
-        """Publish what is queued (shutdown, after the servers stopped taking requests)."""
-        if self._publisher is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(self._publisher), timeout)
-        except TimeoutError:
-            self._publisher.cancel()
-            log.error("event_publish_failed", count=len(self._queue), error="shutdown before the queue drained")
-
-    async def _drain(self) -> None:
-        # The emptiness check and the task's end have no await in between, so an event queued
-        # later always finds this task either still looping or done (and starts a new one).
-        while self._queue:
-            batch, self._queue = self._queue[:self._max_batch], self._queue[self._max_batch:]
-            await self._publish(batch)
-            self._progress.set()
-
-    async def _publish(self, messages: list[OutgoingEvent]) -> None:
-        for attempt in range(1, self._attempts + 1):
-            try:
-                await self._bus.publish_many(messages)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - same event ids: JetStream de-duplicates retries
-                if attempt == self._attempts:
-                    log.error("event_publish_failed", subjects=[m.subject for m in messages[:10]], count=len(messages),
-                              event_ids=[m.event_id for m in messages[:10]], error=str(exc))
-                    return
-                await asyncio.sleep(0.2 * attempt)
+    def committed(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
 
 
-class NullEventPublisher:
-    """Publishes nothing (tools and tests that do not run NATS)."""
+class NullEventRecorder:
+    """Records nothing (RTK_MEETING_PUBLISH_EVENTS=false: a deployment without NATS)."""
 
-    async def publish(self, **_: object) -> None:
+    async def record(self, conn: object, events: Sequence[PendingEvent]) -> None:
         return None
 
-    async def publish_many(self, events: Sequence[PendingEvent]) -> None:
+    def committed(self) -> None:
         return None
 
 

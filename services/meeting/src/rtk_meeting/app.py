@@ -16,13 +16,14 @@ from rtkit import clients
 from rtkit.authz import Authorizer, GrpcAuthBackend
 from rtkit.bus import EventBus
 from rtkit.db import Database, create_pool
+from rtkit.outbox import OutboxRelay
 from rtkit.server import Service
 
-from rtk_meeting.adapters import GrpcTokenIssuer, NatsEventPublisher, NullEventPublisher
+from rtk_meeting.adapters import GrpcTokenIssuer, NullEventRecorder, OutboxEvents
 from rtk_meeting.api.servicers import MeetingServicer, ParticipantServicer, PresetServicer
 from rtk_meeting.domain.meetings import Meetings
 from rtk_meeting.domain.participants import Participants
-from rtk_meeting.domain.ports import EventPublisher
+from rtk_meeting.domain.ports import EventRecorder
 from rtk_meeting.domain.presets import Presets
 from rtk_meeting.domain.seeding import PresetSeeder
 from rtk_meeting.settings import MeetingSettings
@@ -30,19 +31,6 @@ from rtk_meeting.webhooks import install as install_webhooks
 
 SCHEMA = "meeting"
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
-
-
-class _LazyPublisher:
-    """Forwards to the NATS publisher once the bus is connected at start."""
-
-    def __init__(self) -> None:
-        self.target: EventPublisher = NullEventPublisher()
-
-    async def publish(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        await self.target.publish(**kwargs)
-
-    async def publish_many(self, events) -> None:  # type: ignore[no-untyped-def]
-        await self.target.publish_many(events)
 
 
 class _LazyDatabase(Database):
@@ -55,7 +43,8 @@ class _LazyDatabase(Database):
 async def build(settings: MeetingSettings) -> Service:
     service = Service("meeting", settings)
     db = _LazyDatabase()
-    events = _LazyPublisher()
+    outbox_events = OutboxEvents()  # the relay is attached at start, once the pool and the bus exist
+    events: EventRecorder = outbox_events if settings.meeting_publish_events else NullEventRecorder()
     auth_channel = clients.channel(settings.auth_addr)
     authz = Authorizer(GrpcAuthBackend(auth_channel, settings.internal_token), settings.internal_token)
     tokens = GrpcTokenIssuer(auth_channel, settings.internal_token, timeout=settings.meeting_auth_timeout_seconds)
@@ -64,7 +53,6 @@ async def build(settings: MeetingSettings) -> Service:
     presets = Presets(db, seeder, events)
     participants = Participants(db, seeder, events, tokens)
     bus: list[EventBus] = []
-    publishers: list[NatsEventPublisher] = []
 
     async def start() -> None:
         db.pool = await create_pool(
@@ -77,13 +65,15 @@ async def build(settings: MeetingSettings) -> Service:
         )
         if settings.meeting_publish_events:
             bus.append(await EventBus.connect(settings.nats_url, name="meeting"))
-            events.target = publisher = NatsEventPublisher(bus[0], background=True)
-            publishers.append(publisher)
+            outbox_events.relay = OutboxRelay(db.pool, bus[0], schema=SCHEMA,
+                                              poll_seconds=settings.meeting_outbox_poll_seconds)
+            outbox_events.relay.start()
+            outbox_events.relay.wake()  # rows a previous process committed but did not publish
 
     async def stop() -> None:
         await tokens.close()
-        for publisher in publishers:  # queued events go out before the bus closes
-            await publisher.close()
+        if outbox_events.relay is not None:  # committed events go out before the bus closes
+            await outbox_events.relay.stop()
         for b in bus:
             await b.close()
         if db.pool is not None:

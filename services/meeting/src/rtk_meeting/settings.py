@@ -18,3 +18,8 @@ class MeetingSettings(WebhookSettings):
     meeting_publish_events: bool = Field(
         default=True, description="Publish domain events to NATS JetStream (false: run without NATS)."
     )
+    meeting_outbox_poll_seconds: float = Field(
+        default=0.5, gt=0,
+        description="How often the event outbox relay looks for rows when not woken by a commit "
+                    "(rows left by another replica, or waiting for NATS).",
+    )

@@ -12,7 +12,7 @@ from rtkit.logging import get_logger
 from rtk_meeting.domain import limits as L
 from rtk_meeting.domain import masks, paging
 from rtk_meeting.domain.defaults import apply_meeting_defaults, redact_meeting
-from rtk_meeting.domain.ports import EventPublisher
+from rtk_meeting.domain.ports import EventRecorder, PendingEvent
 from rtk_meeting.domain.seeding import PresetSeeder
 from rtk_meeting.domain.validation import Checker, check_meeting, require_uuid
 from rtk_meeting.store import from_ts
@@ -43,7 +43,7 @@ def _input(meeting: meeting_pb2.Meeting) -> meeting_pb2.Meeting:
 
 
 class Meetings:
-    def __init__(self, db: Database, seeder: PresetSeeder, events: EventPublisher) -> None:
+    def __init__(self, db: Database, seeder: PresetSeeder, events: EventRecorder) -> None:
         self._db = db
         self._seeder = seeder
         self._events = events
@@ -55,10 +55,10 @@ class Meetings:
         apply_meeting_defaults(m)
         async with self._db.transaction() as conn:
             created = await store.insert(conn, app_id, m)
+            public = redact_meeting(created)
+            await self._record(conn, app_id, public, "meeting_created", meeting_events_pb2.MeetingCreated(meeting=public))
+        self._events.committed()
         log.info("meeting_created", app_id=app_id, meeting_id=created.id)
-        public = redact_meeting(created)
-        await self._publish(app_id, public, "meeting_created",
-                            "meeting_created", meeting_events_pb2.MeetingCreated(meeting=public))
         return public
 
     async def get(self, app_id: str, meeting_id: str) -> meeting_pb2.Meeting:
@@ -104,8 +104,9 @@ class Meetings:
             check_meeting(merged)
             apply_meeting_defaults(merged)
             updated = await store.update(conn, app_id, mid, merged)
-        assert updated is not None
-        return await self._changed(app_id, current, updated)
+            assert updated is not None
+            public, changed = await self._changed(conn, app_id, current, updated)
+        return self._committed(app_id, public, changed)
 
     async def replace(self, app_id: str, meeting_id: str, meeting: meeting_pb2.Meeting) -> meeting_pb2.Meeting:
         await self._seeder.ensure(app_id)
@@ -118,24 +119,30 @@ class Meetings:
             if current is None:
                 raise not_found(meeting_id)
             updated = await store.update(conn, app_id, mid, m)
-        assert updated is not None
-        return await self._changed(app_id, current, updated)
+            assert updated is not None
+            public, changed = await self._changed(conn, app_id, current, updated)
+        return self._committed(app_id, public, changed)
 
-    async def _changed(self, app_id: str, before: meeting_pb2.Meeting, after: meeting_pb2.Meeting
-                       ) -> meeting_pb2.Meeting:
+    async def _changed(self, conn, app_id: str, before: meeting_pb2.Meeting, after: meeting_pb2.Meeting
+                       ) -> tuple[meeting_pb2.Meeting, list[str]]:
+        """Inside the update's transaction: the redacted meeting and its changed fields, recorded
+        as a `meeting_updated` event."""
         changed = [
             f.name for f in meeting_pb2.Meeting.DESCRIPTOR.fields
             if f.name in MUTABLE and _value(before, f.name) != _value(after, f.name)
         ]
-        log.info("meeting_updated", app_id=app_id, meeting_id=after.id, changed=changed)
         public = redact_meeting(after)
-        await self._publish(app_id, public, "meeting_updated", "meeting_updated",
-                            meeting_events_pb2.MeetingUpdated(meeting=public, changed_fields=changed))
+        await self._record(conn, app_id, public, "meeting_updated",
+                           meeting_events_pb2.MeetingUpdated(meeting=public, changed_fields=changed))
+        return public, changed
+
+    def _committed(self, app_id: str, public: meeting_pb2.Meeting, changed: list[str]) -> meeting_pb2.Meeting:
+        self._events.committed()
+        log.info("meeting_updated", app_id=app_id, meeting_id=public.id, changed=changed)
         return public
 
-    async def _publish(self, app_id: str, meeting: meeting_pb2.Meeting, event: str, field: str, payload) -> None:
-        await self._events.publish(app_id=app_id, collection="meetings", resource_id=meeting.id, event=event,
-                                   payload_field=field, payload=payload)
+    async def _record(self, conn, app_id: str, meeting: meeting_pb2.Meeting, event: str, payload) -> None:
+        await self._events.record(conn, [PendingEvent(app_id, "meetings", meeting.id, event, payload)])
 
 
 def _value(message: meeting_pb2.Meeting, name: str) -> object:

@@ -14,7 +14,7 @@ from rtkit.logging import get_logger
 from rtk_meeting.domain import masks, paging
 from rtk_meeting.domain.meetings import meeting_uuid
 from rtk_meeting.domain.meetings import not_found as meeting_not_found
-from rtk_meeting.domain.ports import EventPublisher, PendingEvent, TokenIssuer, TokenRequest
+from rtk_meeting.domain.ports import EventRecorder, PendingEvent, TokenIssuer, TokenRequest
 from rtk_meeting.domain.presets import not_found as preset_not_found
 from rtk_meeting.domain.seeding import PresetSeeder
 from rtk_meeting.domain.validation import check_participant, require_uuid
@@ -43,7 +43,7 @@ def _input(participant: participant_pb2.Participant) -> participant_pb2.Particip
 
 
 class Participants:
-    def __init__(self, db: Database, seeder: PresetSeeder, events: EventPublisher, tokens: TokenIssuer) -> None:
+    def __init__(self, db: Database, seeder: PresetSeeder, events: EventRecorder, tokens: TokenIssuer) -> None:
         self._db = db
         self._seeder = seeder
         self._events = events
@@ -109,6 +109,13 @@ class Participants:
                 TokenRequest(app_id=app_id, meeting_id=mid, participant_id=c.id, preset_id=c.preset_id)
                 for c in added
             ]) if added else []
+            await self._events.record(conn, [
+                PendingEvent(app_id, "meetings", c.meeting_id, "participant_added",
+                             meeting_events_pb2.ParticipantAdded(participant=c))
+                for c in added
+            ])
+        if added:
+            self._events.committed()
         tokens = {c.id: t.token for c, t in zip(added, issued, strict=True)}
         results = iter(created)
         for i, outcome in enumerate(outcomes):
@@ -119,11 +126,6 @@ class Participants:
         for c in added:
             log.info("participant_added", app_id=app_id, meeting_id=mid, participant_id=c.id,
                      preset_name=c.preset_name)
-        await self._events.publish_many([
-            PendingEvent(app_id, "meetings", c.meeting_id, "participant_added", "participant_added",
-                         meeting_events_pb2.ParticipantAdded(participant=c))
-            for c in added
-        ])
         return outcomes  # type: ignore[return-value]
 
     async def get(self, app_id: str, meeting_id: str, participant_id: str) -> participant_pb2.Participant:
@@ -166,10 +168,11 @@ class Participants:
             assert updated is not None
             issued = await self._tokens.issue(app_id=app_id, meeting_id=mid, participant_id=pid, preset_id=preset_id)
             await self._tokens.revoke(app_id=app_id, participant_id=pid, except_token_id=issued.token_id)
-        changed = [name for name in sorted(MUTABLE) if _value(current, name) != _value(updated, name)]
+            changed = [name for name in sorted(MUTABLE) if _value(current, name) != _value(updated, name)]
+            await self._record(conn, app_id, updated, "participant_updated",
+                               meeting_events_pb2.ParticipantUpdated(participant=updated, changed_fields=changed))
+        self._events.committed()
         log.info("participant_updated", app_id=app_id, meeting_id=mid, participant_id=pid, changed=changed)
-        await self._publish(app_id, updated, "participant_updated",
-                            meeting_events_pb2.ParticipantUpdated(participant=updated, changed_fields=changed))
         return updated, issued.token
 
     async def delete(self, app_id: str, meeting_id: str, participant_id: str) -> participant_pb2.Participant:
@@ -181,9 +184,10 @@ class Participants:
                 await self._require_meeting(conn, app_id, mid, meeting_id)
                 raise not_found(participant_id)
             await self._tokens.revoke(app_id=app_id, participant_id=pid)
+            await self._record(conn, app_id, deleted, "participant_deleted",
+                               meeting_events_pb2.ParticipantDeleted(participant=deleted))
+        self._events.committed()
         log.info("participant_deleted", app_id=app_id, meeting_id=mid, participant_id=pid)
-        await self._publish(app_id, deleted, "participant_deleted",
-                            meeting_events_pb2.ParticipantDeleted(participant=deleted))
         return deleted
 
     async def refresh_token(self, app_id: str, meeting_id: str, participant_id: str) -> str:
@@ -193,9 +197,11 @@ class Participants:
         log.info("participant_token_refreshed", app_id=app_id, meeting_id=found.meeting_id, participant_id=found.id)
         return issued.token
 
-    async def _publish(self, app_id: str, participant: participant_pb2.Participant, event: str, payload) -> None:
-        await self._events.publish(app_id=app_id, collection="meetings", resource_id=participant.meeting_id,
-                                   event=event, payload_field=event, payload=payload)
+    async def _record(self, conn, app_id: str, participant: participant_pb2.Participant, event: str,
+                      payload) -> None:
+        await self._events.record(conn, [
+            PendingEvent(app_id, "meetings", participant.meeting_id, event, payload)
+        ])
 
 
 def _value(message: participant_pb2.Participant, name: str) -> object:

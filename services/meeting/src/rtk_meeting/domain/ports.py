@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from google.protobuf.message import Message
 
@@ -38,22 +38,25 @@ class TokenIssuer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PendingEvent:
-    """One committed change to publish: `payload` goes in the Event's `payload_field`."""
+    """One change to publish: `payload` goes in the Event's field named `event`, which is also the
+    subject's last token (`…apps.<app_id>.<collection>.<resource_id>.<event>`)."""
 
     app_id: str
     collection: str
     resource_id: str
     event: str
-    payload_field: str
     payload: Message
 
 
-class EventPublisher(Protocol):
-    """Publishes a committed change as a realtime.events.v1.Event."""
+class EventRecorder(Protocol):
+    """Records changes as realtime.events.v1.Events in the transaction that makes them (a
+    transactional outbox): an event exists exactly when its change commits, and is published to
+    JetStream after the commit, even if NATS is away at that moment or the service dies."""
 
-    async def publish(self, *, app_id: str, collection: str, resource_id: str, event: str, payload_field: str,
-                      payload: Message) -> None: ...
+    async def record(self, conn: Any, events: Sequence[PendingEvent]) -> None:
+        """Call inside the change's transaction (`conn` is its connection)."""
+        ...
 
-    async def publish_many(self, events: Sequence[PendingEvent]) -> None:
-        """Several events at once (one acknowledgement round trip)."""
+    def committed(self) -> None:
+        """Call after a transaction that recorded events committed: publish them now."""
         ...

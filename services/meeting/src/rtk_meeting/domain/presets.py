@@ -13,7 +13,7 @@ from rtkit.logging import get_logger
 from rtk_meeting.domain import limits as L
 from rtk_meeting.domain import masks, paging
 from rtk_meeting.domain.defaults import apply_preset_defaults
-from rtk_meeting.domain.ports import EventPublisher
+from rtk_meeting.domain.ports import EventRecorder, PendingEvent
 from rtk_meeting.domain.seeding import PresetSeeder
 from rtk_meeting.domain.validation import Checker, check_preset, require_uuid
 from rtk_meeting.store import presets as store
@@ -43,7 +43,7 @@ def _input(preset: preset_pb2.Preset) -> preset_pb2.Preset:
 
 
 class Presets:
-    def __init__(self, db: Database, seeder: PresetSeeder, events: EventPublisher) -> None:
+    def __init__(self, db: Database, seeder: PresetSeeder, events: EventRecorder) -> None:
         self._db = db
         self._seeder = seeder
         self._events = events
@@ -56,11 +56,13 @@ class Presets:
         try:
             async with self._db.transaction() as conn:
                 created = await store.insert(conn, app_id, p)
+                assert created is not None
+                await self._record(conn, app_id, created, "preset_created",
+                                   meeting_events_pb2.PresetCreated(preset=created))
         except asyncpg.UniqueViolationError:
             raise name_taken(p.name) from None
-        assert created is not None
+        self._events.committed()
         log.info("preset_created", app_id=app_id, preset_id=created.id, preset_name=created.name)
-        await self._publish(app_id, created, "preset_created", meeting_events_pb2.PresetCreated(preset=created))
         return created
 
     async def get(self, app_id: str, preset_id: str) -> preset_pb2.Preset:
@@ -123,11 +125,13 @@ class Presets:
                 check_preset(new)
                 apply_preset_defaults(new)
                 updated = await store.update(conn, app_id, preset_id, new)
+                assert updated is not None
+                await self._record(conn, app_id, updated, "preset_updated",
+                                   meeting_events_pb2.PresetUpdated(preset=updated))
         except asyncpg.UniqueViolationError:
             raise name_taken(new.name) from None
-        assert updated is not None
+        self._events.committed()
         log.info("preset_updated", app_id=app_id, preset_id=preset_id, preset_name=updated.name)
-        await self._publish(app_id, updated, "preset_updated", meeting_events_pb2.PresetUpdated(preset=updated))
         return updated
 
     async def delete(self, app_id: str, preset_id: str) -> preset_pb2.Preset:
@@ -136,6 +140,9 @@ class Presets:
         try:
             async with self._db.transaction() as conn:
                 deleted = await store.delete(conn, app_id, pid)
+                if deleted is not None:
+                    await self._record(conn, app_id, deleted, "preset_deleted",
+                                       meeting_events_pb2.PresetDeleted(preset=deleted))
         except asyncpg.ForeignKeyViolationError:
             raise ApiError(
                 "PRESET_IN_USE",
@@ -144,10 +151,9 @@ class Presets:
             ) from None
         if deleted is None:
             raise not_found(preset_id)
+        self._events.committed()
         log.info("preset_deleted", app_id=app_id, preset_id=preset_id, preset_name=deleted.name)
-        await self._publish(app_id, deleted, "preset_deleted", meeting_events_pb2.PresetDeleted(preset=deleted))
         return deleted
 
-    async def _publish(self, app_id: str, preset: preset_pb2.Preset, event: str, payload) -> None:
-        await self._events.publish(app_id=app_id, collection="presets", resource_id=preset.id, event=event,
-                                   payload_field=event, payload=payload)
+    async def _record(self, conn, app_id: str, preset: preset_pb2.Preset, event: str, payload) -> None:
+        await self._events.record(conn, [PendingEvent(app_id, "presets", preset.id, event, payload)])

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import asyncio
 
+from realtime.events.v1 import meeting_events_pb2
 from rtkit.db import Database
 from rtkit.logging import get_logger
 
 from rtk_meeting.domain.defaults import apply_preset_defaults, default_presets
-from rtk_meeting.domain.ports import EventPublisher
+from rtk_meeting.domain.ports import EventRecorder, PendingEvent
 from rtk_meeting.store import presets as preset_store
 
 log = get_logger("rtk_meeting.seeding")
 
 
 class PresetSeeder:
-    def __init__(self, db: Database, events: EventPublisher, *, max_remembered: int = 100_000) -> None:
+    def __init__(self, db: Database, events: EventRecorder, *, max_remembered: int = 100_000) -> None:
         self._db = db
         self._events = events
         self._seeded: set[str] = set()
@@ -43,16 +44,16 @@ class PresetSeeder:
                         row = await preset_store.insert(conn, app_id, preset, is_default=True, if_absent=True)
                         if row is not None:
                             created.append(row)
+                    await self._events.record(conn, [
+                        PendingEvent(app_id, "presets", preset.id, "preset_created",
+                                     meeting_events_pb2.PresetCreated(preset=preset))
+                        for preset in created
+                    ])
+            if created:
+                self._events.committed()
             if len(self._seeded) >= self._max:
                 self._seeded.clear()
             self._seeded.add(app_id)
             self._locks.pop(app_id, None)
         if created:
             log.info("default_presets_seeded", app_id=app_id, presets=[p.name for p in created])
-            from realtime.events.v1 import meeting_events_pb2
-
-            for preset in created:
-                await self._events.publish(
-                    app_id=app_id, collection="presets", resource_id=preset.id, event="preset_created",
-                    payload_field="preset_created", payload=meeting_events_pb2.PresetCreated(preset=preset),
-                )
