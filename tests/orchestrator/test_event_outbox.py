@@ -108,3 +108,23 @@ async def test_relay_publishes_to_jetstream_with_dedup_ids(database_url, infra):
         await nc.close()
         await bus.close()
         await pool.close()
+
+
+async def test_one_replica_drains_at_a_time(database_url):
+    pool = await _pool(database_url)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.add_many(conn, [(f"realtime.events.v1.apps.app.meetings.m.e{i}",
+                                          event_pb2.Event(event_id=f"r{i}"), f"r{i}") for i in range(3)])
+        bus = FlakyBus(failures=0)
+        mine, other = outbox.OutboxRelay(pool, bus, schema="obx"), outbox.OutboxRelay(pool, bus, schema="obx")
+        async with pool.acquire() as conn, conn.transaction():
+            # `other` is in the middle of a drain: it holds the relay lock in its transaction.
+            assert await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", other._lock_key)
+            assert await mine.drain() is False
+            assert bus.published == [] and await pool.fetchval("SELECT count(*) FROM outbox") == 3
+        assert await mine.drain() is False  # all three published; no more waiting
+        assert [event_id for _, event_id in bus.published] == ["r0", "r1", "r2"]
+        assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    finally:
+        await pool.close()

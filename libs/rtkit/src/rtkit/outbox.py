@@ -5,9 +5,11 @@ down or restarting, or when the service dies after the commit: rows wait until a
 
 The table lives in the service's own schema (see `OUTBOX_DDL`); one relay at a time drains it
 (transaction-level advisory lock), which keeps the publish order equal to the commit order. A
-batch of rows is published pipelined (`EventBus.publish_many`: one ack wait for the batch) and
-deleted once JetStream acknowledged all of it; a failed batch is retried whole, and the ids make
-the repeats harmless. Each row keeps the `traceparent` of the request that wrote it, so the
+drain is three round trips: BEGIN, one statement that takes the lock and deletes the oldest rows
+(returning them), and COMMIT once JetStream acknowledged the batch, published pipelined
+(`EventBus.publish_many`: one ack wait for the batch). A failed publish rolls the delete back and
+the batch is retried whole; the ids make the repeats harmless. Under load, drains are at least
+`min_interval_seconds` apart, so one drain takes several commits' rows. Each row keeps the `traceparent` of the request that wrote it, so the
 event continues that trace.
 
     await outbox.add(conn, subject, event, event_id=event.event_id)   # inside the transaction
@@ -91,6 +93,7 @@ class OutboxRelay:
         message_type: str = "realtime.events.v1.Event",
         batch: int = 500,
         poll_seconds: float = 0.5,
+        min_interval_seconds: float = 0.02,
     ) -> None:
         self._pool = pool
         self._bus = bus
@@ -100,8 +103,16 @@ class OutboxRelay:
         self._poll = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._min_interval = min_interval_seconds
         self._lock_key = int.from_bytes(hashlib.sha256(f"rtk-outbox-{schema}".encode()).digest()[:8], "big",
                                         signed=True)
+        # The advisory lock is an InitPlan (taken once); without it no row is claimed.
+        self._claim = (
+            f"WITH relay AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1) AS mine),"
+            f" claimed AS (SELECT id FROM {schema}.outbox WHERE (SELECT mine FROM relay) ORDER BY id LIMIT $2)"
+            f" DELETE FROM {schema}.outbox AS o USING claimed WHERE o.id = claimed.id"
+            " RETURNING o.id, o.event_id, o.subject, o.payload, o.trace_parent"
+        )
 
     def wake(self) -> None:
         """Something was committed: drain now instead of at the next poll."""
@@ -124,7 +135,9 @@ class OutboxRelay:
             pass
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            started = loop.time()
             try:
                 more = await self.drain()
             except asyncio.CancelledError:
@@ -138,25 +151,29 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
             self._wake.clear()
+            # Under load commits wake the relay far more often than it needs to run: drains at
+            # least min_interval apart take several commits' rows each (fewer round trips). After
+            # a quiet spell the first commit is relayed at once.
+            pause = self._min_interval - (loop.time() - started)
+            if pause > 0:
+                await asyncio.sleep(pause)
 
     async def drain(self) -> bool:
-        """Publish one batch; True when more rows may be waiting."""
+        """Publish one batch; True when more rows may be waiting.
+
+        Three round trips: BEGIN; one statement that takes the relay lock and deletes (returning)
+        the oldest rows; COMMIT once JetStream acknowledged the batch. A failed publish raises,
+        which rolls the delete back: the rows are still there for the next attempt.
+        """
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_key):
-                return False  # another replica is draining
-            rows = await conn.fetch(
-                f"SELECT id, event_id, subject, payload, trace_parent FROM {self._schema}.outbox"
-                " ORDER BY id LIMIT $1",
-                self._batch,
-            )
+            rows = await conn.fetch(self._claim, self._lock_key, self._batch)
             if not rows:
-                return False
+                return False  # nothing waiting, or another replica is draining
+            rows = sorted(rows, key=lambda row: row["id"])  # RETURNING has no order
             await self._bus.publish_many([
                 OutgoingEvent(row["subject"], bytes(row["payload"]), row["event_id"],
                               {"traceparent": row["trace_parent"]} if row["trace_parent"] else {},
                               self._message_type)
                 for row in rows
             ])
-            await conn.execute(f"DELETE FROM {self._schema}.outbox WHERE id = ANY($1::bigint[])",
-                               [row["id"] for row in rows])
             return len(rows) == self._batch
