@@ -7,6 +7,7 @@ import asyncio
 
 import asyncpg
 import nats
+from prometheus_client import REGISTRY
 from realtime.events.v1 import event_pb2
 from rtkit import outbox
 from rtkit.bus import EventBus, OutgoingEvent
@@ -29,6 +30,10 @@ class FlakyBus:
             self.published.append((subject, event_id))
 
 
+def _metric(name: str) -> float:
+    return REGISTRY.get_sample_value(name, {"schema": "obx"}) or 0.0
+
+
 async def _pool(database_url: str) -> asyncpg.Pool:
     conn = await asyncpg.connect(database_url)
     await conn.execute("CREATE SCHEMA IF NOT EXISTS obx; SET search_path TO obx;" + outbox.OUTBOX_DDL)
@@ -49,9 +54,17 @@ async def test_rows_wait_for_nats_and_keep_commit_order(database_url):
                 raise RuntimeError("state change failed")
         except RuntimeError:
             pass
+        relayed, failures = _metric("rtk_outbox_relayed_total"), _metric("rtk_outbox_drain_failures_total")
         bus = FlakyBus(failures=2)
         relay = outbox.OutboxRelay(pool, bus, schema="obx", poll_seconds=0.05)
         relay.start()
+        for _ in range(100):
+            if bus.failures == 0:
+                break
+            await asyncio.sleep(0.01)
+        # While NATS is away an operator sees the failures and how long the oldest event waits.
+        assert _metric("rtk_outbox_drain_failures_total") >= failures + 1
+        assert _metric("rtk_outbox_oldest_pending_seconds") > 0
         for _ in range(100):
             if len(bus.published) == 5:
                 break
@@ -59,6 +72,8 @@ async def test_rows_wait_for_nats_and_keep_commit_order(database_url):
         await relay.stop()
         assert [e for _, e in bus.published] == ["e0", "e1", "e2", "e3", "e4"]
         assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+        assert _metric("rtk_outbox_relayed_total") == relayed + 5
+        assert _metric("rtk_outbox_oldest_pending_seconds") == 0
     finally:
         await pool.close()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 GRPC_REQUESTS = Counter(
     "rtk_grpc_server_requests_total", "gRPC requests handled", ["service", "method", "code"]
@@ -19,6 +19,15 @@ GROUP_COMMIT_BATCH = Histogram(
     "Items per flush of a group-commit batcher (rtkit.batching)",
     ["name"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+OUTBOX_RELAYED = Counter("rtk_outbox_relayed_total", "Outbox events published to JetStream (rtkit.outbox)", ["schema"])
+OUTBOX_DRAIN_FAILURES = Counter(
+    "rtk_outbox_drain_failures_total", "Outbox drains that failed (NATS or Postgres away); the rows wait", ["schema"]
+)
+OUTBOX_OLDEST_PENDING = Gauge(
+    "rtk_outbox_oldest_pending_seconds",
+    "Age of the oldest event waiting in the outbox as of the relay's last look (0: none); alert when it grows",
+    ["schema"],
 )
 DB_UNAVAILABLE = Counter("rtk_db_unavailable_total", "Requests failed because Postgres was unreachable")
 

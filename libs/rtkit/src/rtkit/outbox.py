@@ -27,7 +27,7 @@ from typing import Protocol
 import asyncpg
 from google.protobuf.message import Message
 
-from rtkit import telemetry
+from rtkit import metrics, telemetry
 from rtkit.bus import OutgoingEvent
 from rtkit.logging import get_logger
 
@@ -111,8 +111,14 @@ class OutboxRelay:
             f"WITH relay AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($1) AS mine),"
             f" claimed AS (SELECT id FROM {schema}.outbox WHERE (SELECT mine FROM relay) ORDER BY id LIMIT $2)"
             f" DELETE FROM {schema}.outbox AS o USING claimed WHERE o.id = claimed.id"
-            " RETURNING o.id, o.event_id, o.subject, o.payload, o.trace_parent"
+            " RETURNING o.id, o.event_id, o.subject, o.payload, o.trace_parent,"
+            " extract(epoch FROM clock_timestamp() - o.created_at)::float8 AS age"
         )
+        self._oldest_age = (f"SELECT extract(epoch FROM clock_timestamp() - created_at)::float8"
+                            f" FROM {schema}.outbox ORDER BY id LIMIT 1")
+        self._relayed = metrics.OUTBOX_RELAYED.labels(schema)
+        self._failures = metrics.OUTBOX_DRAIN_FAILURES.labels(schema)
+        self._oldest = metrics.OUTBOX_OLDEST_PENDING.labels(schema)
 
     def wake(self) -> None:
         """Something was committed: drain now instead of at the next poll."""
@@ -144,6 +150,8 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # noqa: BLE001 - NATS or Postgres away: retry later
                 log.warning("outbox_drain_failed", schema=self._schema, error=str(exc))
+                self._failures.inc()
+                await self._measure_backlog()
                 more = False
                 await asyncio.sleep(self._poll)
             if more:
@@ -176,4 +184,17 @@ class OutboxRelay:
                               self._message_type)
                 for row in rows
             ])
-            return len(rows) == self._batch
+        self._relayed.inc(len(rows))
+        more = len(rows) == self._batch
+        # A partial batch took everything committed so far; a full one leaves rows at least as
+        # old as its newest.
+        self._oldest.set(rows[-1]["age"] if more else 0.0)
+        return more
+
+    async def _measure_backlog(self) -> None:
+        """After a failed drain: how long the oldest waiting event has waited (if Postgres answers)."""
+        try:
+            age = await self._pool.fetchval(self._oldest_age, timeout=2)
+        except Exception:  # noqa: BLE001 - Postgres away too: keep the last value
+            return
+        self._oldest.set(age or 0.0)
